@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+// Single-precision GEMM over MemorySegments: OpenBLAS (FFM) when it loads, else the Java Vector API kernel.
+// Used by CpuMatmul and CpuConv2d; GemmTest checks both paths against a double-precision loop.
+package ddpm4j.core.cpu;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Row-major SGEMM: {@code C = alpha * op(A) * op(B) + beta * C}, with {@code op(A)} of shape (M, K), {@code op(B)} of
+ * shape (K, N) and C of shape (M, N). Matrices start at offset 0 of their segments; {@code lda}, {@code ldb},
+ * {@code ldc} are row strides in floats.
+ *
+ * <p>OpenBLAS is used when it loads (see {@link OpenBlas}); otherwise, or with {@code -Dddpm4j.gemm=java}, a Java
+ * Vector API kernel runs, and a single line on stderr says so. With {@code beta == 0}, C is overwritten (NaN in C
+ * does not propagate), as BLAS specifies.
+ */
+public final class Gemm {
+
+    /** Which implementation runs {@link #sgemm}. */
+    public enum Impl { OPENBLAS, JAVA }
+
+    private static final class Choice {
+        static final Impl IMPL = choose();
+
+        private static Impl choose() {
+            if ("java".equalsIgnoreCase(System.getProperty("ddpm4j.gemm"))) return Impl.JAVA;
+            if (OpenBlas.available()) return Impl.OPENBLAS;
+            System.err.println("ddpm4j: OpenBLAS not available (" + OpenBlas.error() + "); using the Java GEMM, slower");
+            return Impl.JAVA;
+        }
+    }
+
+    private Gemm() {}
+
+    /** The implementation in use (decided once, on first use). */
+    public static Impl impl() {
+        return Choice.IMPL;
+    }
+
+    /**
+     * {@code C = alpha * op(A) * op(B) + beta * C}, row-major.
+     *
+     * @param transA use A^T, where A is stored (K, M) with row stride lda
+     * @param transB use B^T, where B is stored (N, K) with row stride ldb
+     * @throws IllegalArgumentException if a size is negative, a leading dimension is too small, or a segment is too
+     *                                  small for the matrix it holds
+     */
+    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                             MemorySegment a, int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
+        check(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+        if (m == 0 || n == 0) return;
+        if (Choice.IMPL == Impl.OPENBLAS && k > 0) {
+            OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS,
+                    transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        } else {
+            JavaGemm.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        }
+    }
+
+    /** The Java Vector API kernel, whatever {@link #impl()} is (for tests and benchmarks). Same contract as sgemm. */
+    public static void sgemmJava(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                                 MemorySegment a, int lda, MemorySegment b, int ldb, float beta,
+                                 MemorySegment c, int ldc) {
+        check(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+        if (m == 0 || n == 0) return;
+        JavaGemm.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    private static void check(boolean transA, boolean transB, int m, int n, int k, MemorySegment a, int lda,
+                              MemorySegment b, int ldb, MemorySegment c, int ldc) {
+        if (m < 0 || n < 0 || k < 0) {
+            throw new IllegalArgumentException("sgemm: negative size M=" + m + " N=" + n + " K=" + k);
+        }
+        // stored shapes (rows, cols): A is (M, K) or (K, M) when transposed; B is (K, N) or (N, K)
+        checkMatrix("A", transA ? k : m, transA ? m : k, a, lda, m, n, k);
+        checkMatrix("B", transB ? n : k, transB ? k : n, b, ldb, m, n, k);
+        checkMatrix("C", m, n, c, ldc, m, n, k);
+        if (c.isReadOnly()) throw new IllegalArgumentException("sgemm: C is a read-only segment");
+    }
+
+    private static void checkMatrix(String name, int rows, int cols, MemorySegment s, int ld, int m, int n, int k) {
+        if (ld < Math.max(1, cols)) {
+            throw new IllegalArgumentException("sgemm: ld" + name.toLowerCase() + "=" + ld + " is smaller than the "
+                    + cols + " columns of " + name + " (M=" + m + " N=" + n + " K=" + k + ")");
+        }
+        if (rows == 0 || cols == 0) return;
+        long need = ((long) (rows - 1) * ld + cols) * Float.BYTES;
+        if (s.byteSize() < need) {
+            throw new IllegalArgumentException("sgemm: " + name + " (" + rows + " x " + cols + ", ld " + ld
+                    + ") needs " + need + " bytes but its segment has " + s.byteSize()
+                    + " (M=" + m + " N=" + n + " K=" + k + ")");
+        }
+    }
+}

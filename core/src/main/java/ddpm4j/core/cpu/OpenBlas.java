@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: Apache-2.0
+// FFM bindings to OpenBLAS, loaded from the org.bytedeco:openblas linux-x86_64 jar (no JNI, no javacpp loader).
+// Pairs with Gemm (dispatch and argument checks) and JavaGemm (the fallback when this cannot load).
+package ddpm4j.core.cpu;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.net.JarURLConnection;
+import java.net.URL;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Locale;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+/**
+ * OpenBLAS through FFM.
+ *
+ * <p>On first use the shared libraries are copied out of the {@code org.bytedeco:openblas:linux-x86_64} jar into a
+ * directory named by a hash of their content ({@code ~/.cache/ddpm4j/}, else {@code java.io.tmpdir}; override with
+ * {@code -Dddpm4j.nativeCache=DIR}), then loaded into the global arena: they stay loaded for the JVM's lifetime.
+ * {@code -Dddpm4j.openblas=false} skips loading. If loading fails, {@link #available()} is false and
+ * {@link #error()} says why; nothing throws.
+ */
+public final class OpenBlas {
+
+    /** CBLAS enum values from cblas.h. */
+    public static final int CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112;
+
+    private static final String RESOURCE_DIR = "/org/bytedeco/openblas/linux-x86_64/";
+    // Load order: each library's dependencies first (libgfortran has no $ORIGIN run path of its own).
+    private static final String[] FILES = {"libgcc_s.so.1", "libquadmath.so.0", "libgfortran.so.5", "libopenblas.so.0"};
+
+    private record Bindings(MethodHandle sgemm, MethodHandle sgemmCritical, MethodHandle setNumThreads,
+                            MethodHandle setNumThreadsLocal, MethodHandle getNumThreads, MethodHandle getConfig,
+                            MethodHandle getCorename, Path dir) {}
+
+    // Loaded lazily by the holder idiom: the first use pays for extraction and dlopen.
+    private static final class Holder {
+        static final Bindings B;
+        static final String ERROR;
+        static {
+            Bindings b = null;
+            String error = null;
+            if (!Boolean.parseBoolean(System.getProperty("ddpm4j.openblas", "true"))) {
+                error = "disabled by -Dddpm4j.openblas=false";
+            } else {
+                try {
+                    b = load();
+                } catch (Throwable t) {   // UnsatisfiedLinkError, IOException, IllegalArgumentException from dlopen
+                    error = t.getClass().getSimpleName() + ": " + t.getMessage();
+                }
+            }
+            B = b;
+            ERROR = error;
+        }
+    }
+
+    private OpenBlas() {}
+
+    /** True when OpenBLAS loaded and its symbols are bound. */
+    public static boolean available() {
+        return Holder.B != null;
+    }
+
+    /** Why OpenBLAS is not available, or null when it is. */
+    public static String error() {
+        return Holder.ERROR;
+    }
+
+    /** The directory the libraries were loaded from. */
+    public static Path libraryDir() {
+        return bindings().dir();
+    }
+
+    /** {@code openblas_get_config()}: version, build options and kernel set, for example "OpenBLAS 0.3.31 DYNAMIC_ARCH ...". */
+    public static String config() {
+        try {
+            return ((MemorySegment) bindings().getConfig().invokeExact()).reinterpret(4096).getString(0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code openblas_get_corename()}: the kernel family chosen for this CPU, for example "SkylakeX" or "Haswell". */
+    public static String corename() {
+        try {
+            return ((MemorySegment) bindings().getCorename().invokeExact()).reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code openblas_get_num_threads()}. */
+    public static int numThreads() {
+        try {
+            return (int) bindings().getNumThreads().invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code openblas_set_num_threads(n)}: the process-wide thread count of OpenBLAS's own pool. */
+    public static void setNumThreads(int n) {
+        try {
+            bindings().setNumThreads().invokeExact(n);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code openblas_set_num_threads_local(n)}: the thread count for calls made from the calling thread only.
+     * Returns the previous value.
+     */
+    public static int setNumThreadsLocal(int n) {
+        try {
+            return (int) bindings().setNumThreadsLocal().invokeExact(n);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Raw {@code cblas_sgemm}; arguments are not checked here (see {@link Gemm#sgemm}). Heap segments are allowed
+     * (the call is then made as a critical function, which pins them).
+     */
+    public static void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha,
+                                   MemorySegment a, int lda, MemorySegment b, int ldb, float beta,
+                                   MemorySegment c, int ldc) {
+        Bindings bs = bindings();
+        MethodHandle h = a.isNative() && b.isNative() && c.isNative() ? bs.sgemm() : bs.sgemmCritical();
+        try {
+            h.invokeExact(order, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    private static Bindings bindings() {
+        Bindings b = Holder.B;
+        if (b == null) throw new IllegalStateException("OpenBLAS is not available: " + Holder.ERROR);
+        return b;
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) return r;
+        if (t instanceof Error e) throw e;
+        return new RuntimeException(t);
+    }
+
+    // 1. find the libraries in the jar, 2. copy them to a content-addressed directory, 3. dlopen in dependency order
+    @SuppressWarnings("restricted")
+    private static Bindings load() throws IOException {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "");
+        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+            throw new UnsupportedOperationException("only the linux-x86_64 OpenBLAS binary is bundled; this is "
+                    + os + "/" + arch);
+        }
+        URL[] urls = new URL[FILES.length];
+        for (int i = 0; i < FILES.length; i++) {
+            urls[i] = OpenBlas.class.getResource(RESOURCE_DIR + FILES[i]);
+            if (urls[i] == null) {
+                throw new IOException("resource " + RESOURCE_DIR + FILES[i]
+                        + " not on the class path (is org.bytedeco:openblas:linux-x86_64 a dependency?)");
+            }
+        }
+        Path dir = cacheRoot().resolve("openblas-" + contentHash(urls));
+        Files.createDirectories(dir);
+        for (int i = 0; i < FILES.length; i++) extract(urls[i], dir.resolve(FILES[i]));
+
+        Arena arena = Arena.global();
+        try {
+            SymbolLookup.libraryLookup("libgcc_s.so.1", arena);   // the system's copy, if there is one
+        } catch (IllegalArgumentException e) {
+            SymbolLookup.libraryLookup(dir.resolve("libgcc_s.so.1"), arena);
+        }
+        SymbolLookup.libraryLookup(dir.resolve("libquadmath.so.0"), arena);
+        SymbolLookup.libraryLookup(dir.resolve("libgfortran.so.5"), arena);
+        SymbolLookup lib = SymbolLookup.libraryLookup(dir.resolve("libopenblas.so.0"), arena);
+
+        Linker linker = Linker.nativeLinker();
+        FunctionDescriptor sgemmDesc = FunctionDescriptor.ofVoid(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
+                JAVA_INT, JAVA_FLOAT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_FLOAT, ADDRESS, JAVA_INT);
+        MemorySegment sgemm = find(lib, "cblas_sgemm");
+        var b = new Bindings(
+                linker.downcallHandle(sgemm, sgemmDesc),
+                linker.downcallHandle(sgemm, sgemmDesc, Linker.Option.critical(true)),
+                linker.downcallHandle(find(lib, "openblas_set_num_threads"), FunctionDescriptor.ofVoid(JAVA_INT)),
+                linker.downcallHandle(find(lib, "openblas_set_num_threads_local"),
+                        FunctionDescriptor.of(JAVA_INT, JAVA_INT)),
+                linker.downcallHandle(find(lib, "openblas_get_num_threads"), FunctionDescriptor.of(JAVA_INT)),
+                linker.downcallHandle(find(lib, "openblas_get_config"), FunctionDescriptor.of(ADDRESS)),
+                linker.downcallHandle(find(lib, "openblas_get_corename"), FunctionDescriptor.of(ADDRESS)),
+                dir);
+        try {
+            b.setNumThreads().invokeExact(Parallel.threads());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return b;
+    }
+
+    private static MemorySegment find(SymbolLookup lib, String name) {
+        return lib.find(name).orElseThrow(() -> new UnsatisfiedLinkError("symbol " + name + " not in libopenblas.so.0"));
+    }
+
+    private static Path cacheRoot() {
+        String configured = System.getProperty("ddpm4j.nativeCache");
+        if (configured != null) return Path.of(configured);
+        Path home = Path.of(System.getProperty("user.home", "/nonexistent"), ".cache", "ddpm4j");
+        try {
+            Files.createDirectories(home);
+            if (Files.isWritable(home)) return home;
+        } catch (IOException | SecurityException ignored) {
+            // fall through to the temp directory
+        }
+        return Path.of(System.getProperty("java.io.tmpdir"), "ddpm4j-" + System.getProperty("user.name", "user"));
+    }
+
+    // From the jar's CRC-32 and size of each entry when loaded from a jar (no need to inflate 40 MB at every start);
+    // from the bytes themselves otherwise (an exploded class path).
+    private static String contentHash(URL[] urls) throws IOException {
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IOException(e);
+        }
+        for (URL url : urls) {
+            md.update(url.getPath().substring(url.getPath().lastIndexOf('/') + 1).getBytes());
+            if (url.openConnection() instanceof JarURLConnection jar && jar.getJarEntry().getCrc() >= 0) {
+                var e = jar.getJarEntry();
+                md.update((e.getCrc() + ":" + e.getSize()).getBytes());
+            } else {
+                try (InputStream in = url.openStream()) {
+                    byte[] buf = new byte[1 << 16];
+                    for (int r; (r = in.read(buf)) > 0; ) md.update(buf, 0, r);
+                }
+            }
+        }
+        return HexFormat.of().formatHex(md.digest(), 0, 8);
+    }
+
+    // Written to a temporary name and moved into place, so concurrent JVMs never see a half-written library.
+    private static void extract(URL url, Path target) throws IOException {
+        if (Files.isRegularFile(target) && Files.size(target) > 0) return;
+        Path tmp = Files.createTempFile(target.getParent(), target.getFileName().toString(), ".part");
+        try (InputStream in = url.openStream()) {
+            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+}

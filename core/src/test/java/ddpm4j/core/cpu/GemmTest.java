@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+// Gemm (OpenBLAS via FFM) and the Java Vector API fallback against a double-precision triple loop.
+package ddpm4j.core.cpu;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+class GemmTest {
+
+    interface Sgemm {
+        void run(boolean ta, boolean tb, int m, int n, int k, float alpha, MemorySegment a, int lda,
+                 MemorySegment b, int ldb, float beta, MemorySegment c, int ldc);
+    }
+
+    static Stream<Arguments> cases() {
+        int[][] sizes = {{1, 1, 1}, {7, 33, 5}, {33, 7, 65}, {1, 100, 17}, {65, 1, 3}, {100, 129, 300}, {13, 50, 600}};
+        var out = Stream.<Arguments>builder();
+        for (String impl : new String[]{"java", "gemm"}) {
+            for (int[] s : sizes) {
+                for (int t = 0; t < 4; t++) out.add(Arguments.of(impl, s[0], s[1], s[2], (t & 1) != 0, (t & 2) != 0));
+            }
+        }
+        return out.build();
+    }
+
+    @ParameterizedTest(name = "{0} M={1} N={2} K={3} tA={4} tB={5}")
+    @MethodSource("cases")
+    void matchesDoubleLoop(String impl, int m, int n, int k, boolean ta, boolean tb) {
+        Sgemm f = impl.equals("java") ? Gemm::sgemmJava : Gemm::sgemm;
+        var rnd = new Random(31L * m + 7L * n + k + (ta ? 1000 : 0) + (tb ? 2000 : 0));
+        // stored shapes with padded leading dimensions, so ld != cols is exercised
+        int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;
+        int lda = aCols + 3, ldb = bCols + 1, ldc = n + 5;
+        float[] a = randn(rnd, aRows * lda), b = randn(rnd, bRows * ldb), c = randn(rnd, m * ldc);
+        float alpha = 0.75f, beta = -0.5f;
+        double[] want = new double[m * ldc];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < ldc; j++) {
+                if (j >= n) { want[i * ldc + j] = c[i * ldc + j]; continue; }   // padding must stay untouched
+                double s = 0;
+                for (int p = 0; p < k; p++) {
+                    double av = ta ? a[p * lda + i] : a[i * lda + p];
+                    double bv = tb ? b[j * ldb + p] : b[p * ldb + j];
+                    s += av * bv;
+                }
+                want[i * ldc + j] = alpha * s + beta * c[i * ldc + j];
+            }
+        }
+        try (Arena arena = k == 600 && !tb ? Arena.ofConfined() : Arena.ofShared()) {   // confined: serial path
+            MemorySegment as = copy(arena, a), bs = copy(arena, b), cs = copy(arena, c);
+            f.run(ta, tb, m, n, k, alpha, as, lda, bs, ldb, beta, cs, ldc);
+            // float accumulation over K terms of unit variance: error grows like sqrt(K) * eps
+            assertClose(want, cs.toArray(JAVA_FLOAT), 1e-5 * Math.sqrt(k) * 4, 1e-5);
+        }
+    }
+
+    @Test
+    void betaZeroOverwritesNaN() {
+        for (Sgemm f : new Sgemm[]{Gemm::sgemmJava, Gemm::sgemm}) {
+            float[] c = new float[6];
+            java.util.Arrays.fill(c, Float.NaN);
+            MemorySegment cs = MemorySegment.ofArray(c);
+            f.run(false, false, 2, 3, 1, 1f, MemorySegment.ofArray(new float[]{1, 2}), 1,
+                    MemorySegment.ofArray(new float[]{1, 10, 100}), 3, 0f, cs, 3);
+            assertClose(new double[]{1, 10, 100, 2, 20, 200}, c, 0, 0);
+        }
+    }
+
+    @Test
+    void openBlasLoadsOnLinuxX64() {
+        if (!System.getProperty("os.name").toLowerCase().contains("linux")
+                || !System.getProperty("os.arch").equals("amd64")) return;
+        assertTrue(OpenBlas.available(), () -> "OpenBLAS did not load: " + OpenBlas.error());
+        assertEquals(Gemm.Impl.OPENBLAS, Gemm.impl());
+        assertTrue(OpenBlas.config().contains("OpenBLAS"), OpenBlas.config());
+    }
+
+    @Test
+    void rejectsSmallSegmentsAndLeadingDimensions() {
+        MemorySegment small = MemorySegment.ofArray(new float[5]), big = MemorySegment.ofArray(new float[100]);
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> Gemm.sgemm(false, false, 2, 3, 4, 1f, small, 4, big, 3, 0f, big, 3));
+        assertTrue(e.getMessage().contains("A (2 x 4, ld 4) needs 32 bytes but its segment has 20"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Gemm.sgemm(false, true, 2, 3, 4, 1f, big, 4, big, 2, 0f, big, 3));
+        assertTrue(e.getMessage().contains("ldb=2 is smaller than the 4 columns of B"), e.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> Gemm.sgemm(false, false, -1, 3, 4, 1f, big, 4, big, 3, 0f, big, 3));
+        assertThrows(IllegalArgumentException.class,
+                () -> Gemm.sgemm(false, false, 2, 3, 4, 1f, big, 4, big, 3, 0f, big.asReadOnly(), 3));
+    }
+
+    static float[] randn(Random r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) r.nextGaussian();
+        return x;
+    }
+
+    static MemorySegment copy(Arena arena, float[] x) {
+        MemorySegment s = arena.allocate((long) x.length * Float.BYTES, 64);
+        MemorySegment.copy(x, 0, s, JAVA_FLOAT, 0, x.length);
+        return s;
+    }
+
+    static void assertClose(double[] want, float[] got, double atol, double rtol) {
+        assertEquals(want.length, got.length, "length");
+        int bad = 0;
+        var msg = new StringBuilder();
+        for (int i = 0; i < want.length; i++) {
+            double d = Math.abs(want[i] - got[i]);
+            if (!(d <= atol + rtol * Math.abs(want[i]))) {
+                if (bad++ < 5) msg.append(String.format("%n  [%d] want %.7g got %.7g (diff %.3g)", i, want[i], got[i], d));
+            }
+        }
+        if (bad > 0) fail(bad + " of " + want.length + " mismatches (atol " + atol + ", rtol " + rtol + "):" + msg);
+    }
+}
