@@ -145,7 +145,12 @@ public final class SafeTensors implements AutoCloseable {
             throw new FormatException(source, "header does not start with '{' (not a safetensors file?)");
         }
         byte[] header = file.asSlice(8, n).toArray(ValueLayout.JAVA_BYTE);
-        Object json = Json.parse(java.nio.ByteBuffer.wrap(header), source + " (header)", MAX_HEADER_BYTES);
+        Object json;
+        try {
+            json = Json.parse(java.nio.ByteBuffer.wrap(header), source, MAX_HEADER_BYTES);
+        } catch (FormatException e) {
+            throw new FormatException(source, "header JSON " + e.problem());
+        }
         if (!(json instanceof Map<?, ?> top)) {
             throw new FormatException(source, "header is not a JSON object");
         }
@@ -239,7 +244,8 @@ public final class SafeTensors implements AutoCloseable {
         long[] off = longs(m.get("data_offsets"), 2, where + " data_offsets", source);
         if (off[0] > off[1] || off[1] > dataSize) {
             throw new FormatException(source, where + " data_offsets [" + off[0] + ", " + off[1]
-                    + "] are not within the data section [0, " + dataSize + "]");
+                    + "] are not within the data section [0, " + dataSize + "]"
+                    + (off[0] <= off[1] ? " (file truncated?)" : ""));
         }
         if (off[1] - off[0] != bytes) {
             throw new FormatException(source, where + " data_offsets [" + off[0] + ", " + off[1] + "] span "
