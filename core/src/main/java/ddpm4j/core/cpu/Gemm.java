@@ -50,11 +50,39 @@ public final class Gemm {
         check(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
         if (m == 0 || n == 0) return;
         if (Choice.IMPL == Impl.OPENBLAS && k > 0) {
-            OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS,
-                    transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            int threads = (int) Math.min(Parallel.threads(), (long) m * n * k / SPLIT_MACS);
+            boolean par = threads > 1 && Parallel.accessibleByWorkers(a) && Parallel.accessibleByWorkers(b)
+                    && Parallel.accessibleByWorkers(c);
+            if (!par) {
+                blas(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            } else if (m >= n) {
+                // row blocks of op(A) and C; a multiple of 16 rows keeps OpenBLAS's micro-tiles whole
+                int rows = roundUp((m + threads - 1) / threads, 16);
+                Parallel.forRange(m, rows, (w, lo, hi) -> blas(transA, transB, hi - lo, n, k, alpha,
+                        a.asSlice(4L * (transA ? lo : (long) lo * lda)), lda, b, ldb, beta,
+                        c.asSlice(4L * lo * ldc), ldc));
+            } else {
+                int cols = roundUp((n + threads - 1) / threads, 16);
+                Parallel.forRange(n, cols, (w, lo, hi) -> blas(transA, transB, m, hi - lo, k, alpha, a, lda,
+                        b.asSlice(4L * (transB ? (long) lo * ldb : lo)), ldb, beta, c.asSlice(4L * lo), ldc));
+            }
         } else {
             JavaGemm.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
+    }
+
+    /** Products smaller than this many multiply-adds run on one thread (splitting costs more than it gains). */
+    private static final long SPLIT_MACS = 1L << 18;
+
+    // OpenBLAS runs single-threaded (see OpenBlas); large products are split over Parallel's pool above.
+    private static void blas(boolean transA, boolean transB, int m, int n, int k, float alpha, MemorySegment a,
+                             int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
+        OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS,
+                transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    private static int roundUp(int x, int to) {
+        return (x + to - 1) / to * to;
     }
 
     /** The Java Vector API kernel, whatever {@link #impl()} is (for tests and benchmarks). Same contract as sgemm. */

@@ -208,7 +208,8 @@ public final class OpenBlas {
                 linker.downcallHandle(find(lib, "openblas_get_corename"), FunctionDescriptor.of(ADDRESS)),
                 dir);
         try {
-            b.setNumThreads().invokeExact(Parallel.threads());
+            // single-threaded: Gemm splits large products over Parallel's pool, so there is one set of threads
+            b.setNumThreads().invokeExact(1);
         } catch (Throwable t) {
             throw rethrow(t);
         }
