@@ -5,7 +5,8 @@
 set -euo pipefail
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${1:?usage: build-cuda.sh OUT_DIR [REPORT_FILE]}"
-REPORT="${2:-$OUT/ptxas-report.txt}"
+REPORT="${2:-$OUT/ptxas/report.txt}"
+LOGS="$(dirname "$REPORT")"   # per-file ptxas -v logs beside the report, kept out of OUT (the jar)
 NVCC="${NVCC:-}"
 if [ -z "$NVCC" ]; then
   if command -v nvcc >/dev/null 2>&1; then NVCC=nvcc; elif [ -x /usr/local/cuda/bin/nvcc ]; then NVCC=/usr/local/cuda/bin/nvcc; fi
@@ -16,12 +17,12 @@ if [ -z "$NVCC" ]; then
 fi
 
 ARCH=(-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_75,code=compute_75)
-mkdir -p "$OUT" "$(dirname "$REPORT")"
+mkdir -p "$OUT" "$LOGS"
 built=0
 for cu in "$SRC"/cuda/*.cu; do
   name=$(basename "$cu" .cu)
   fatbin="$OUT/$name.fatbin"
-  log="$OUT/.$name.ptxas.log"
+  log="$LOGS/$name.ptxas.log"
   if [ -f "$fatbin" ] && [ -f "$log" ] && [ "$fatbin" -nt "$cu" ] && [ "$fatbin" -nt "$SRC/cuda/common.cuh" ] \
      && [ "$fatbin" -nt "${BASH_SOURCE[0]}" ]; then
     continue
@@ -46,7 +47,7 @@ for cu in "$SRC"/cuda/*.cu; do
   built=$((built + 1))
 done
 # One summary: registers, shared memory and spills per kernel and target, from the ptxas logs.
-for log in "$OUT"/.*.ptxas.log; do
+for log in "$LOGS"/*.ptxas.log; do
   awk '/Compiling entry function/ { match($0, /_?[a-z0-9_]+'"'"' for '"'"'sm_[0-9]+/); fn = substr($0, RSTART, RLENGTH); gsub("'"'"'", "", fn) }
        /spill stores/ { sp = $0; sub(/.*: /, "", sp) }
        /Used [0-9]+ registers/ { r = $0; sub(/.*: /, "", r); print fn ": " r " | " sp }' "$log"
