@@ -434,7 +434,7 @@ public final class Ops {
         if (p == 0) return x;
         Tensor mask;
         try (GradMode g = GradMode.off()) {
-            Tensor u = Tensor.rand(x.backend(), gen, x.shape());
+            Tensor u = Tensor.rand(x.backend(), x.dtype(), gen, x.shape());
             Tensor keep = u.gt(Tensor.scalar(x.backend(), x.dtype(), p));
             mask = keep.mul(1.0 / (1.0 - p));
             u.close();

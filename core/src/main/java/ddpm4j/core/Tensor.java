@@ -98,8 +98,11 @@ public final class Tensor implements AutoCloseable {
     }
 
     /** Uniform draws in [0, 1) from the generator's Philox stream. */
-    public static Tensor rand(Backend be, Generator gen, int... shape) {
-        Tensor t = empty(be, DType.F32, shape);
+    public static Tensor rand(Backend be, Generator gen, int... shape) { return rand(be, DType.F32, gen, shape); }
+
+    /** Uniform draws in [0, 1) of the given element type. */
+    public static Tensor rand(Backend be, DType dtype, Generator gen, int... shape) {
+        Tensor t = empty(be, dtype, shape);
         be.fillUniform(t, gen.seed(), gen.advance(t.numel()));
         return t;
     }
