@@ -9,7 +9,7 @@ package ddpm4j.core;
  * the definition of every op), {@code CpuBackend} (Vector API + OpenBLAS), {@code CudaBackend} (module kernels).
  * Backends are found through {@link java.util.ServiceLoader} ({@link BackendProvider}); see {@link Backends}.
  */
-public interface Backend extends AutoCloseable {
+public interface Backend {
 
     /** Elementwise functions of one argument. */
     enum UnaryOp { NEG, EXP, LOG, SQRT, RSQRT, SQUARE, TANH, SIGMOID, SILU, SIN, COS, RELU, ABS }
@@ -54,7 +54,10 @@ public interface Backend extends AutoCloseable {
     /** Frees memory cached for reuse. */
     default void trim() {}
 
-    @Override
+    /**
+     * Frees all memory of this backend. Backends from {@link Backends} are shared singletons: never close those.
+     * (Not AutoCloseable on purpose: test frameworks and try-with-resources would close shared instances.)
+     */
     default void close() {}
 
     // ---- data movement ------------------------------------------------------------------------------------------
