@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+// Fused GroupNorm(+SiLU) forward and backward on the CPU: one (sample, group) block per task, Vector API loops.
+// Definition: RefLayers.groupNormForward / groupNormBackward. Test: CpuGroupNormTest.
+package ddpm4j.core.cpu;
+
+import ddpm4j.core.Tensor;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+import static ddpm4j.core.cpu.CpuMem.L;
+import static ddpm4j.core.cpu.CpuMem.LE;
+import static ddpm4j.core.cpu.CpuMem.S;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+final class CpuGroupNorm {
+    private CpuGroupNorm() {}
+
+    // x, out: (N, C, HW)  w, b: (C) or null  mean, rstd: (N, G)
+    // y = (x - mean) * rstd * w + b; out = silu(y) when fused
+    static void forward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor w, Tensor b,
+                        int n, int c, int hw, int groups, float eps, boolean silu) {
+        MemorySegment o = CpuMem.seg(out), xs = CpuMem.seg(x), ws = CpuMem.seg(w), bs = CpuMem.seg(b);
+        MemorySegment ms = CpuMem.seg(mean), rs = CpuMem.seg(rstd);
+        int cg = c / groups;
+        int count = cg * hw;
+        Parallel.forRange(n * groups, grainFor(n * groups, count), (wk, lo, hi) -> {
+            for (int t = lo; t < hi; t++) {
+                int gi = t % groups;
+                long base = (long) t * count;              // (n, group) blocks are contiguous
+                // 1. mean, then the variance about it (two passes: no cancellation)
+                float mu = sum(xs, base, count, 0f, false) / count;
+                float var = sum(xs, base, count, mu, true) / count;
+                float r = (float) (1 / Math.sqrt(var + eps));
+                ms.setAtIndex(JAVA_FLOAT, t, mu);
+                rs.setAtIndex(JAVA_FLOAT, t, r);
+                // 2. per channel y = x * scale + shift, scale = rstd * w, shift = b - mean * scale
+                for (int cc = 0; cc < cg; cc++) {
+                    int ch = gi * cg + cc;
+                    float scale = r * (ws == null ? 1f : ws.getAtIndex(JAVA_FLOAT, ch));
+                    float shift = (bs == null ? 0f : bs.getAtIndex(JAVA_FLOAT, ch)) - mu * scale;
+                    long row = base + (long) cc * hw;
+                    int p = 0;
+                    for (int bound = S.loopBound(hw); p < bound; p += L) normVec(o, xs, row + p, scale, shift, silu, null);
+                    if (p < hw) normVec(o, xs, row + p, scale, shift, silu, S.indexInRange(p, hw));
+                }
+            }
+        });
+    }
+
+    private static void normVec(MemorySegment o, MemorySegment xs, long at, float scale, float shift, boolean silu,
+                                VectorMask<Float> m) {
+        var x = m == null ? FloatVector.fromMemorySegment(S, xs, at * 4, LE) : FloatVector.fromMemorySegment(S, xs, at * 4, LE, m);
+        var y = x.fma(scale, shift);
+        if (silu) y = y.mul(CpuElementwise.sigmoid(y));
+        if (m == null) y.intoMemorySegment(o, at * 4, LE);
+        else y.intoMemorySegment(o, at * 4, LE, m);
+    }
+
+    // dx: (N, C, HW); dw, db: (C) or null. With g = dy (times silu'(y) when fused) and xhat = (x - mean) * rstd:
+    // dw = sum g xhat, db = sum g, dx = rstd (w g - mean_j(w g) - xhat mean_j(w g xhat)) over each group.
+    static void backward(Tensor dx, Tensor dw, Tensor db, Tensor dy, Tensor x, Tensor w, Tensor b,
+                         Tensor mean, Tensor rstd, int n, int c, int hw, int groups, boolean silu) {
+        MemorySegment d = CpuMem.seg(dx), gy = CpuMem.seg(dy), xs = CpuMem.seg(x), ws = CpuMem.seg(w), bs = CpuMem.seg(b);
+        MemorySegment ms = CpuMem.seg(mean), rs = CpuMem.seg(rstd);
+        int cg = c / groups;
+        int count = cg * hw;
+        // per (sample, channel) sums of g * xhat and g, reduced over samples at the end (no write races)
+        float[] sw = new float[n * c], sb = new float[n * c];
+        Parallel.forRange(n * groups, grainFor(n * groups, 2 * count), (wk, lo, hi) -> {
+            float[] gbuf = CpuMem.scratch(0, count);
+            for (int t = lo; t < hi; t++) {
+                int ni = t / groups, gi = t % groups;
+                long base = (long) t * count;
+                float mu = ms.getAtIndex(JAVA_FLOAT, t), r = rs.getAtIndex(JAVA_FLOAT, t);
+                float sum1 = 0f, sum2 = 0f;                 // sums over the group of w g and w g xhat
+                // 1. g (silu' applied) into gbuf; per-channel sums of g and g * xhat
+                for (int cc = 0; cc < cg; cc++) {
+                    int ch = gi * cg + cc;
+                    float wv = ws == null ? 1f : ws.getAtIndex(JAVA_FLOAT, ch), bv = bs == null ? 0f : bs.getAtIndex(JAVA_FLOAT, ch);
+                    long row = base + (long) cc * hw;
+                    var accG = FloatVector.zero(S);
+                    var accGX = FloatVector.zero(S);
+                    int p = 0;
+                    for (int bound = S.loopBound(hw); p < bound; p += L) {
+                        var xh = FloatVector.fromMemorySegment(S, xs, (row + p) * 4, LE).sub(mu).mul(r);
+                        var g = FloatVector.fromMemorySegment(S, gy, (row + p) * 4, LE);
+                        if (silu) {                          // d silu(y)/dy = s (1 + y (1 - s))
+                            var y = xh.fma(wv, bv);
+                            var sg = CpuElementwise.sigmoid(y);
+                            g = g.mul(sg.mul(y.mul(sg.neg().add(1f)).add(1f)));
+                        }
+                        g.intoArray(gbuf, cc * hw + p);
+                        accG = accG.add(g);
+                        accGX = g.fma(xh, accGX);
+                    }
+                    float sG = accG.reduceLanes(VectorOperators.ADD), sGX = accGX.reduceLanes(VectorOperators.ADD);
+                    for (; p < hw; p++) {
+                        float xh = (xs.getAtIndex(JAVA_FLOAT, row + p) - mu) * r;
+                        float g = gy.getAtIndex(JAVA_FLOAT, row + p);
+                        if (silu) {
+                            float y = xh * wv + bv, sg = (float) (1 / (1 + Math.exp(-y)));
+                            g *= sg * (1 + y * (1 - sg));
+                        }
+                        gbuf[cc * hw + p] = g;
+                        sG += g;
+                        sGX += g * xh;
+                    }
+                    sw[ni * c + ch] = sGX;
+                    sb[ni * c + ch] = sG;
+                    sum1 += wv * sG;
+                    sum2 += wv * sGX;
+                }
+                // 2. dx = A g + B x + C, with A = rstd w, B = -rstd^2 sum2 / count, C = -rstd sum1 / count - B mean
+                float bq = -r * r * sum2 / count, cq = -r * sum1 / count - bq * mu;
+                for (int cc = 0; cc < cg; cc++) {
+                    int ch = gi * cg + cc;
+                    float a = r * (ws == null ? 1f : ws.getAtIndex(JAVA_FLOAT, ch));
+                    long row = base + (long) cc * hw;
+                    int p = 0;
+                    for (int bound = S.loopBound(hw); p < bound; p += L) {
+                        var xv = FloatVector.fromMemorySegment(S, xs, (row + p) * 4, LE);
+                        FloatVector.fromArray(S, gbuf, cc * hw + p).mul(a).add(xv.fma(bq, cq))
+                                .intoMemorySegment(d, (row + p) * 4, LE);
+                    }
+                    for (; p < hw; p++) {
+                        float xv = xs.getAtIndex(JAVA_FLOAT, row + p);
+                        d.setAtIndex(JAVA_FLOAT, row + p, a * gbuf[cc * hw + p] + (xv * bq + cq));
+                    }
+                }
+            }
+        });
+        // 3. dw, db: sums over samples
+        MemorySegment dws = CpuMem.seg(dw), dbs = CpuMem.seg(db);
+        for (int ch = 0; ch < c; ch++) {
+            float aw = 0f, ab = 0f;
+            for (int ni = 0; ni < n; ni++) { aw += sw[ni * c + ch]; ab += sb[ni * c + ch]; }
+            if (dws != null) dws.setAtIndex(JAVA_FLOAT, ch, aw);
+            if (dbs != null) dbs.setAtIndex(JAVA_FLOAT, ch, ab);
+        }
+    }
+
+    // Blocks per chunk so that a chunk holds at least CpuMem.GRAIN elements of work.
+    private static int grainFor(int blocks, int perBlock) {
+        return Math.max(1, Math.min((blocks + Parallel.threads() - 1) / Parallel.threads(),
+                Math.max(1, CpuMem.GRAIN / Math.max(1, perBlock))));
+    }
+
+    // sum of x, or of (x - mu)^2 when squared, over n elements at element offset base
+    private static float sum(MemorySegment a, long base, int n, float mu, boolean squared) {
+        var acc0 = FloatVector.zero(S);
+        var acc1 = acc0;
+        int i = 0;
+        for (int bound = n - 2 * L + 1; i < bound; i += 2 * L) {
+            var v0 = FloatVector.fromMemorySegment(S, a, (base + i) * 4, LE);
+            var v1 = FloatVector.fromMemorySegment(S, a, (base + i + L) * 4, LE);
+            if (squared) {
+                v0 = v0.sub(mu);
+                v1 = v1.sub(mu);
+                acc0 = v0.fma(v0, acc0);
+                acc1 = v1.fma(v1, acc1);
+            } else {
+                acc0 = acc0.add(v0);
+                acc1 = acc1.add(v1);
+            }
+        }
+        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float v = a.getAtIndex(JAVA_FLOAT, base + i);
+            s += squared ? (v - mu) * (v - mu) : v;
+        }
+        return s;
+    }
+}
