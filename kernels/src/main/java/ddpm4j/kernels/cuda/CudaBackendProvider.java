@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
+// Registers the CUDA backend with ServiceLoader (META-INF/services/ddpm4j.core.BackendProvider); highest priority, so
+// "auto" picks it where a GPU is usable and falls back to the CPU otherwise.
+package ddpm4j.kernels.cuda;
+
+import ddpm4j.core.Backend;
+import ddpm4j.core.BackendProvider;
+
+/** ServiceLoader entry for {@link CudaBackend} on device 0 (or {@code -Dddpm4j.cuda.device=N}). */
+public final class CudaBackendProvider implements BackendProvider {
+    @Override public String name() { return "cuda"; }
+
+    @Override public int priority() { return 100; }
+
+    @Override public boolean available() { return Cuda.available(); }
+
+    @Override public String unavailableReason() { return Cuda.unavailableReason(); }
+
+    @Override public Backend create() { return new CudaBackend(Integer.getInteger("ddpm4j.cuda.device", 0)); }
+}
