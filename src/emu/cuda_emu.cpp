@@ -38,6 +38,8 @@ struct Fiber {
     uint3 idx{};
     bool done = false;
     unsigned warp_ops = 0;   // parity picks the exchange buffer: one warp barrier per shuffle suffices
+    int wait = 0;            // 0 runnable, 1 at the block barrier, 2 at its warp's barrier
+    unsigned wait_gen = 0;   // the barrier generation it waits to see pass (the scheduler skips it until then)
 };
 
 struct Warp {
@@ -125,11 +127,15 @@ void warp_release_if_complete(Warp &wp) {
 void warp_barrier() {
     Worker &w = *W;
     Warp &wp = w.warps[w.cur / 32];
+    Fiber &f = w.fibers[w.cur];
     unsigned my = wp.gen;
     wp.arrived++;
-    w.progress = true;
     warp_release_if_complete(wp);
-    while (wp.gen == my) yield();
+    if (wp.gen != my) return;
+    f.wait = 2;
+    f.wait_gen = my;
+    yield();   // resumed only once the generation has moved on
+    f.wait = 0;
 }
 
 void fiber_main() {
@@ -161,9 +167,11 @@ bool run_block(Worker &w, std::string &err) {
         Fiber &f = w.fibers[t];
         f.done = false;
         f.warp_ops = 0;
+        f.wait = 0;
         f.idx = uint3{(unsigned)t % b.x, ((unsigned)t / b.x) % b.y, (unsigned)t / (b.x * b.y)};
         // A fresh stack whose first switch "returns" into fiber_main with the ABI's alignment (rsp % 16 == 8).
-        auto *top = reinterpret_cast<void **>(w.stacks.top((std::size_t)t));
+        // Stack tops 68 KiB apart would all map to the same L1 sets; shift each by a colour of up to 4 KiB.
+        auto *top = reinterpret_cast<void **>(w.stacks.top((std::size_t)t) - (std::size_t)(t % 32) * 128);
         top[-1] = nullptr;
         top[-2] = reinterpret_cast<void *>(&fiber_main);
         for (int r = 3; r <= 8; r++) top[-r] = nullptr;
@@ -180,7 +188,11 @@ bool run_block(Worker &w, std::string &err) {
     while (w.live > 0) {
         w.progress = false;
         for (int t = 0; t < n && w.fault.empty(); t++) {
-            if (w.fibers[t].done) continue;
+            const Fiber &f = w.fibers[t];
+            if (f.done || (f.wait == 1 && f.wait_gen == w.bar_gen) ||
+                (f.wait == 2 && f.wait_gen == w.warps[(std::size_t)t / 32].gen))
+                continue;   // still blocked: no switch needed to find that out
+            w.progress = true;
             w.cur = t;
             thread_idx = w.fibers[t].idx;
             ddpm4j_emu_switch(&w.sched_sp, w.fibers[t].sp);
@@ -266,13 +278,16 @@ void syncthreads() {
         yield_forever();
     }
     unsigned my = w.bar_gen;
-    w.progress = true;
     if (++w.bar_arrived == w.nthreads) {   // exited threads never arrive: strict, as the CUDA guide asks
         w.bar_arrived = 0;
         w.bar_gen++;
         return;
     }
-    while (w.bar_gen == my) yield();
+    Fiber &f = w.fibers[w.cur];
+    f.wait = 1;
+    f.wait_gen = my;
+    yield();
+    f.wait = 0;
 }
 
 void syncwarp() {
