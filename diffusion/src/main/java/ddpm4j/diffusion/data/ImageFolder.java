@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
 
@@ -28,7 +29,8 @@ import javax.imageio.stream.ImageInputStream;
  * widened when shrinking (antialiased, as PIL's BILINEAR), converted to grayscale (ITU-R 601 luma, as PIL's "L") or
  * RGB (alpha dropped), and scaled to [-1, 1].
  *
- * <p>Hostile files are rejected before decoding: more than {@link #MAX_PIXELS} pixels, a PNG chunk longer than the
+ * <p>Images whose shorter side exceeds {@code 4 * size} are decoded subsampled (see {@link #read}). Hostile files are
+ * rejected before decoding: more than {@link #MAX_PIXELS} pixels, a PNG chunk longer than the
  * file, or a file larger than {@link #MAX_FILE_BYTES}. Decoder failures (including unchecked exceptions thrown by the
  * JDK's decoders) become a {@link FormatException} naming the file.
  */
@@ -118,7 +120,7 @@ public final class ImageFolder {
      * @throws FormatException if the bytes are not a readable image within the limits
      */
     public static float[] decode(byte[] file, String source, int size, int channels) throws FormatException {
-        BufferedImage img = read(file, source);
+        BufferedImage img = read(file, source, size);
         int w = img.getWidth();
         int h = img.getHeight();
         float[][] planes = planes(img, channels);
@@ -149,8 +151,12 @@ public final class ImageFolder {
         return out;
     }
 
-    /** Decodes with ImageIO after checking the size limits; every failure becomes a FormatException. */
-    static BufferedImage read(byte[] file, String source) throws FormatException {
+    /**
+     * Decodes with ImageIO after checking the size limits; every failure becomes a FormatException. An image whose
+     * shorter side exceeds 4 * {@code size} is decoded with source subsampling (every k-th pixel), which bounds the
+     * memory a large photo needs; the antialiased resize then works on at least 4 samples per output pixel.
+     */
+    static BufferedImage read(byte[] file, String source, int size) throws FormatException {
         if (file.length > MAX_FILE_BYTES) {
             throw new FormatException(source, "file is " + file.length + " bytes, above the limit of "
                     + MAX_FILE_BYTES);
@@ -170,8 +176,13 @@ public final class ImageFolder {
                 throw new FormatException(source, "image is " + w + "x" + h + " pixels, expected between 1 and "
                         + MAX_PIXELS + " pixels");
             }
-            BufferedImage img = reader.read(0);
-            if (img == null || img.getWidth() != w || img.getHeight() != h) {
+            ImageReadParam param = reader.getDefaultReadParam();
+            int step = Math.max(1, Math.min(w, h) / (4 * size));
+            if (step > 1) {
+                param.setSourceSubsampling(step, step, 0, 0);
+            }
+            BufferedImage img = reader.read(0, param);
+            if (img == null || img.getWidth() != (w + step - 1) / step || img.getHeight() != (h + step - 1) / step) {
                 throw new FormatException(source, "the decoder returned no image or one of another size");
             }
             return img;

@@ -86,6 +86,29 @@ class ImageFolderTest {
                 + "first: " + empty.resolve("x.jpg") + ": not a PNG or JPEG image"), e.getMessage());
     }
 
+    @Test
+    void subsamplesLargeImagesAndStaysClose() throws Exception {
+        // A 1000x800 horizontal ramp: value round(x * 255 / 999). Size 8: subsampled by 25, then resized.
+        var img = new java.awt.image.BufferedImage(1000, 800, java.awt.image.BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 0; y < 800; y++) {
+            for (int x = 0; x < 1000; x++) {
+                img.getRaster().setSample(x, y, 0, Math.round(x * 255f / 999));
+            }
+        }
+        var bytes = new ByteArrayOutputStream();
+        javax.imageio.ImageIO.write(img, "png", bytes);
+        float[] got = ImageFolder.decode(bytes.toByteArray(), "ramp.png", 8, 1);
+        for (int y = 0; y < 8; y++) {
+            for (int x = 0; x < 8; x++) {
+                double centre = 100 + (x + 0.5) * 100;
+                double expect = centre * 255 / 999;
+                double level = (got[y * 8 + x] + 1) * 127.5;
+                // Subsampling keeps every 25th pixel, shifting positions by up to 12 pixels (3 levels).
+                assertEquals(expect, level, 4.0, "pixel " + x + "," + y);
+            }
+        }
+    }
+
     /** A PNG with the given IHDR size and nothing else valid after it (an IEND chunk). */
     static byte[] pngHeader(int w, int h) {
         var out = new ByteArrayOutputStream();
