@@ -245,10 +245,9 @@ public record UNetConfig(int sampleSize, int inChannels, int outChannels, boolea
 
         int integer(String key, int dflt) throws FormatException {
             if (!m.containsKey(key)) return dflt;
-            Object v = m.get(key);
-            if (v instanceof Long l && l == (int) (long) l) return (int) (long) l;
-            if (v instanceof Double d && d == Math.rint(d) && Math.abs(d) < Integer.MAX_VALUE) return (int) (double) d;
-            throw bad(key, "an integer");
+            Integer v = asInt(m.get(key));
+            if (v == null) throw bad(key, "an integer");
+            return v;
         }
 
         Integer optionalInteger(String key, Integer dflt) throws FormatException {
@@ -290,17 +289,28 @@ public record UNetConfig(int sampleSize, int inChannels, int outChannels, boolea
             if (!(m.get(key) instanceof List<?> l)) throw bad(key, "a list of integers");
             List<Integer> out = new ArrayList<>();
             for (Object o : l) {
-                if (!(o instanceof Long v) || v != (int) (long) v) throw bad(key, "a list of integers");
-                out.add((int) (long) v);
+                Integer v = asInt(o);
+                if (v == null) throw bad(key, "a list of integers");
+                out.add(v);
             }
             return out;
+        }
+
+        /** The value as an int if it is an integral number within int range (JSON 3 or 3.0), else null. */
+        static Integer asInt(Object v) {
+            if (v instanceof Long l) return l == (int) (long) l ? (int) (long) l : null;
+            if (v instanceof Number n) {
+                double d = n.doubleValue();
+                return d == Math.rint(d) && Math.abs(d) <= Integer.MAX_VALUE ? (int) d : null;
+            }
+            return null;
         }
 
         int sampleSize() throws FormatException {
             Object v = m.get("sample_size");
             if (v == null) return 0;
-            if (v instanceof List<?> l && l.size() == 2 && l.get(0) instanceof Long h && h.equals(l.get(1)))
-                return Math.toIntExact(h);
+            if (v instanceof List<?> l && l.size() == 2 && asInt(l.get(0)) != null && asInt(l.get(0)).equals(asInt(l.get(1))))
+                return asInt(l.get(0));
             if (v instanceof List<?>) throw bad("sample_size", "an integer or a square [size, size]");
             return integer("sample_size", 0);
         }

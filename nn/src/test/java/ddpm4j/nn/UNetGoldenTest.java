@@ -11,19 +11,29 @@ import ddpm4j.core.Backends;
 import ddpm4j.core.GradMode;
 import ddpm4j.core.Scope;
 import ddpm4j.core.Tensor;
+import ddpm4j.core.testing.TestBackends;
 import ddpm4j.core.io.SafeTensors;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class UNetGoldenTest {
     static final double TOL = 1e-4;
     final Backend be = Backends.get("reference");
 
-    @Test
-    void smallForwardAndEveryGradientMatchPyTorch() throws Exception {
+    /** The reference backend and the fast CPU backend (UNetCudaTest covers CUDA). */
+    static Stream<Backend> cpuBackends() {
+        return TestBackends.all().filter(b -> b.name().equals("reference") || b.name().equals("cpu"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("cpuBackends")
+    void smallForwardAndEveryGradientMatchPyTorch(Backend be) throws Exception {
         Path dir = Golden.dir("unet-small");
         try (SafeTensors io = SafeTensors.open(dir.resolve("io.safetensors"));
              UNet2DModel model = DiffusersCheckpoint.load(dir, be);
