@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+// One ancestral sampling step of Algorithm 2 (issue 6 item 1b) at batch 16: U-Net forward (eval, no grad) plus the
+// fused posterior-mean update with fresh noise; images/s = 16 / score. Peer: peer.py sample_<config>.
+package ddpm4j.bench;
+
+import ddpm4j.core.Tensor;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.*;
+
+/** DdpmWorkload.sampleStep at a mid-schedule timestep (the cost does not depend on t). */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.SampleTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 1, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+public class SampleStepBench {
+    @Param({"cpu"}) public String backend;
+    @Param({"mnist", "cifar10"}) public String config;
+    @Param({"16"}) public int batch;
+
+    private DdpmWorkload w;
+    private Tensor xt, out;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        w = new DdpmWorkload(BenchSupport.backend(backend), config, batch, false);
+        xt = w.noise(5);
+        out = w.emptySample();
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() { xt.close(); out.close(); w.close(); }
+
+    @Benchmark
+    public Tensor sampleStep() {
+        w.sampleStep(out, xt, 500);
+        return out;
+    }
+}
