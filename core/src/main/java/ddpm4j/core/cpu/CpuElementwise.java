@@ -36,6 +36,7 @@ final class CpuElementwise {
 
     static void copy(Tensor out, Tensor x) {
         MemorySegment o = CpuMem.base(out), a = CpuMem.base(x);
+        if (CpuTranspose.tryCopy(out, x, o, a)) return;
         CpuStrided.walk(out, x, null, (oo, so, ao, sa, bo, sb, len) -> {
             if (so == 1 && sa == 1) {
                 MemorySegment.copy(a, ao * 4, o, oo * 4, len * 4L);

@@ -109,10 +109,11 @@ public final class Parallel {
             for (int w = 1; w < THREADS; w++) LockSupport.unpark(WORKERS[w]);
             // 2. run chunks here too, then wait for the ones other workers claimed
             DONE.getAndAdd(runChunks(0, g, body, n, grain, chunks));
-            long spins = 0;
+            // spin briefly, then yield: on an oversubscribed machine the worker holding the last chunk needs the core
+            long start = System.nanoTime();
             while ((int) DONE.getVolatile() < chunks) {
-                Thread.onSpinWait();
-                if (++spins > 100_000) Thread.yield();
+                if (System.nanoTime() - start < SPIN_NANOS / 4) Thread.onSpinWait();
+                else Thread.yield();
             }
             Throwable f = failure;
             if (f != null) {

@@ -52,6 +52,20 @@ class CpuElementwiseTest {
     }
 
     @Test
+    void transposingCopies() {
+        Tensor[] x = CpuCheck.normal(7, 4, 40, 35), y = CpuCheck.normal(8, 2, 3, 20, 17), z = CpuCheck.normal(9, 16, 16);
+        Tensor[] ox = CpuCheck.empty(4, 35, 40), oy = CpuCheck.empty(2, 17, 3, 20), oz = CpuCheck.empty(16, 16);
+        for (int i = 0; i < 2; i++) {
+            be(i).copy(ox[i], x[i].transpose(1, 2));
+            be(i).copy(oy[i], y[i].permute(0, 3, 1, 2));
+            be(i).copy(oz[i], z[i].transpose(0, 1));
+        }
+        assertClose("transpose (4, 40, 35)", ox[0], ox[1], 0, 0);
+        assertClose("permute (2, 3, 20, 17) -> (0, 3, 1, 2)", oy[0], oy[1], 0, 0);
+        assertClose("transpose (16, 16)", oz[0], oz[1], 0, 0);
+    }
+
+    @Test
     void fillCopyAffine() {
         Tensor[] x = CpuCheck.normal(6, 5, 7, 33);
         Tensor[] copy = CpuCheck.empty(33, 7, 5), aff = CpuCheck.empty(5, 7, 33), fill = CpuCheck.empty(1001);
