@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// Algorithm 2 of Ho et al. 2020 (ancestral sampling), one fused backend kernel per step (Backend.ancestralStep).
+// Pairs with NoiseSchedule (coefficients) and SamplerTest (a seeded loop with a dummy model, pinned).
+package ddpm4j.diffusion;
+
+import ddpm4j.core.GradMode;
+import ddpm4j.core.Generator;
+import ddpm4j.core.Scope;
+import ddpm4j.core.Tensor;
+
+/**
+ * x_T ~ N(0, I); for t = T-1 .. 0 (diffusers indices): z ~ N(0, I) if t > 0 else 0;
+ * x_{t-1} = mu~(x_t, x_0(eps)) + sigma_t z, with x_0 clipped to [-1, 1] when the config says {@code clip_sample}
+ * (diffusers' DDPMScheduler.step, posterior-mean form of Alg. 2, line 4) and sigma_t^2 = beta-tilde_t or beta_t.
+ */
+public final class DdpmSampler implements Sampler {
+    private final NoiseSchedule schedule;
+    private final boolean clip;
+
+    public DdpmSampler(NoiseSchedule schedule) { this(schedule, schedule.config().clipSample()); }
+
+    public DdpmSampler(NoiseSchedule schedule, boolean clip) {
+        this.schedule = schedule;
+        this.clip = clip;
+    }
+
+    @Override
+    public int[] timesteps() {
+        int[] ts = new int[schedule.steps()];
+        for (int i = 0; i < ts.length; i++) ts[i] = ts.length - 1 - i;
+        return ts;
+    }
+
+    @Override
+    public Tensor denoise(EpsModel model, Tensor xt, int fromT, Generator gen, StepObserver observer) {
+        schedule.check(fromT);
+        if (clip && schedule.config().clipSampleRange() != 1.0)
+            throw new IllegalArgumentException("the fused step clips x_0 to [-1, 1]; clip_sample_range "
+                    + schedule.config().clipSampleRange() + " is not supported");
+        int n = xt.dim(0);
+        int d = (int) (xt.numel() / n);
+        Tensor x = xt.copy().detachFromScope();
+        try (GradMode g = GradMode.off()) {
+            for (int t = fromT; t >= 0; t--) {
+                try (Scope s = Scope.open()) {
+                    int[] ts = new int[n];
+                    java.util.Arrays.fill(ts, t);
+                    // 1. eps = epsTheta(x_t, t)
+                    Tensor eps = model.forward(x, ts);
+                    if (observer != null) observer.onStep(t, x, eps);
+                    // 2. z ~ N(0, I) for t > 0, else 0 (no noise at the last step)
+                    Tensor z = t > 0 ? Tensor.randn(x.backend(), gen, x.shape()) : Tensor.zeros(x.backend(), x.shape());
+                    // 3. x_{t-1} = mu0 * clip(c0 x_t - c1 eps) + muT * x_t + sigma z, one fused kernel
+                    Tensor coef = Tensor.of(x.backend(), schedule.ancestralCoefs(t, n), n, 5);
+                    Tensor out = Tensor.empty(x.backend(), x.dtype(), x.shape()).detachFromScope();
+                    x.backend().ancestralStep(out, x.contiguous(), eps.contiguous(), z, coef, n, d, clip);
+                    x.close();
+                    x = out;
+                }
+            }
+        } catch (RuntimeException e) {
+            x.close();
+            throw e;
+        }
+        return x;
+    }
+}
