@@ -35,3 +35,18 @@ extern "C" __global__ void ancestral_step_forward(float *out, const float *xt, c
         out[i] = s != 0.0f ? mean + s * z[i] : mean;
     }
 }
+
+// As ancestral_step_forward with the coefficients as Backend.ancestralStep holds them: coef (N, 5) row-major, rows
+// (c1, c2, coef1, coef2, sigma); z may be null (no noise). Same traffic as ancestral_step_forward.
+extern "C" __global__ void ancestral_step_forward_coef(float *out, const float *xt, const float *eps, const float *z,
+                                                       const float *coef, int clip, int N, int D) {
+    long long total = (long long)N * D;
+    for (long long i = grid_thread_id(); i < total; i += grid_threads()) {
+        const float *c = coef + 5LL * (i / D);
+        float x = xt[i];
+        float x0 = c[0] * x - c[1] * eps[i];
+        if (clip) x0 = fminf(fmaxf(x0, -1.0f), 1.0f);
+        float mean = c[2] * x0 + c[3] * x;
+        out[i] = (c[4] != 0.0f && z != nullptr) ? mean + c[4] * z[i] : mean;
+    }
+}

@@ -23,6 +23,23 @@ extern "C" __global__ void adam_update(float *p, const float *g, float *m, float
     }
 }
 
+// As adam_update, with the clipping scale read from the device (grad_scale[0], written by the global-norm kernels),
+// so clipping needs neither a host round-trip nor a pre-scaled copy of the gradient. Same traffic as adam_update.
+extern "C" __global__ void adam_update_scaled(float *p, const float *g, float *m, float *v, const float *grad_scale,
+                                              float lr, float beta1, float beta2, float eps, float bc1, float bc2,
+                                              float weight_decay, int n) {
+    float gs = grad_scale[0];
+    for (long long i = grid_thread_id(); i < n; i += grid_threads()) {
+        float pi = p[i];
+        float gi = g[i] * gs + weight_decay * pi;
+        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = pi - lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
+    }
+}
+
 // shadow, p: (n). shadow = decay * shadow + (1 - decay) * p. Reads 8n bytes, writes 4n.
 extern "C" __global__ void ema_update(float *shadow, const float *p, float decay, int n) {
     for (long long i = grid_thread_id(); i < n; i += grid_threads()) shadow[i] = decay * shadow[i] + (1.0f - decay) * p[i];

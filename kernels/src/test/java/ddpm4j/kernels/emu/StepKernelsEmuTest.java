@@ -63,6 +63,21 @@ class StepKernelsEmuTest {
                         Check.close("ancestral step N" + n + " D" + d + " clip " + clip, ref, EmuKernels.read(out, size),
                                 1e-5, 1e-5);
                     }
+                    // the (N, 5) coefficient layout of Backend.ancestralStep, and z = NULL meaning no noise
+                    float[] coef = new float[5 * n];
+                    double[] refNoZ = new double[size];
+                    for (int s = 0; s < n; s++) {
+                        coef[5 * s] = c1[s]; coef[5 * s + 1] = c2[s]; coef[5 * s + 2] = coef1[s];
+                        coef[5 * s + 3] = coef2[s]; coef[5 * s + 4] = sigma[s];
+                    }
+                    for (int i = 0; i < size; i++) refNoZ[i] = ref[i] - (double) sigma[i / d] * z[i];
+                    var out = k.poisoned(size);
+                    k.launch("ancestral_step_forward_coef", Dim3.of(2), Dim3.of(64), 0, out, k.floats(xt), k.floats(eps),
+                            k.floats(zPoisoned), k.floats(coef), clip, n, d);
+                    Check.close("ancestral step (coef rows) N" + n + " D" + d, ref, EmuKernels.read(out, size), 1e-5, 1e-5);
+                    k.launch("ancestral_step_forward_coef", Dim3.of(2), Dim3.of(64), 0, out, k.floats(xt), k.floats(eps),
+                            java.lang.foreign.MemorySegment.NULL, k.floats(coef), clip, n, d);
+                    Check.close("ancestral step (z null) N" + n + " D" + d, refNoZ, EmuKernels.read(out, size), 1e-5, 1e-5);
                 }
         }
     }
@@ -92,6 +107,13 @@ class StepKernelsEmuTest {
                 Check.close("adam m n" + n, mr, EmuKernels.read(ms, n), 1e-7, 1e-5);
                 Check.close("adam v n" + n, vr, EmuKernels.read(vs, n), 1e-9, 1e-5);
                 Check.close("adam p n" + n, pr, EmuKernels.read(ps, n), 1e-7, 1e-6);
+                var ps2 = k.floats(p);
+                var ms2 = k.floats(m);
+                var vs2 = k.floats(v);
+                k.launch("adam_update_scaled", Dim3.of(3), Dim3.of(64), 0, ps2, k.floats(g), ms2, vs2, k.floats(gs), lr, b1,
+                        b2, eps, bc1, bc2, wd, n);
+                Check.close("adam (device scale) p n" + n, pr, EmuKernels.read(ps2, n), 1e-7, 1e-6);
+                Check.close("adam (device scale) v n" + n, vr, EmuKernels.read(vs2, n), 1e-9, 1e-5);
                 var shadow = k.floats(m);
                 k.launch("ema_update", Dim3.of(2), Dim3.of(64), 0, shadow, k.floats(p), 0.9999f, n);
                 Check.close("ema n" + n, ema, EmuKernels.read(shadow, n), 1e-7, 1e-5);
