@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <map>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -216,18 +216,21 @@ bool run_block(Worker &w, std::string &err) {
     return true;
 }
 
-void worker_main(Launch *l) {
-    Worker w;
+// Runs blocks of launch l on this worker until none is left. The worker's fibers and stacks outlive launches.
+void run_launch(Worker &w, Launch *l) {
     W = &w;
     w.launch = l;
     w.nthreads = (int)(l->block.x * l->block.y * l->block.z);
     w.fibers.resize((std::size_t)w.nthreads);
     w.warps.resize((std::size_t)(w.nthreads + 31) / 32);
-    if (!take_stacks((std::size_t)w.nthreads, w.stacks)) {
-        std::lock_guard<std::mutex> g(l->err_mu);
-        l->error = "cannot map fiber stacks";
-        l->failed = true;
-        return;
+    if (w.stacks.count < (std::size_t)w.nthreads) {
+        if (w.stacks.count > 0) give_stacks(w.stacks);
+        w.stacks = Stacks{};
+        if (!take_stacks((std::size_t)w.nthreads, w.stacks)) {
+            std::lock_guard<std::mutex> g(l->err_mu);
+            if (!l->failed.exchange(true)) l->error = "cannot map fiber stacks";
+            return;
+        }
     }
     block_dim = l->block;
     grid_dim = l->grid;
@@ -238,15 +241,63 @@ void worker_main(Launch *l) {
         block_idx = uint3{(unsigned)(bi % l->grid.x), (unsigned)((bi / l->grid.x) % l->grid.y),
                           (unsigned)(bi / ((long long)l->grid.x * l->grid.y))};
         std::string err;
-        if (!run_block(w, err)) {
+        if (!run_block(w, err)) {   // the failed block's fibers are abandoned; their stacks own nothing
             std::lock_guard<std::mutex> g(l->err_mu);
             if (!l->failed.exchange(true)) l->error = err;
             break;
         }
     }
-    // Stacks of a failed block hold abandoned fibers; nothing on them owns resources, so they are reused as is.
-    give_stacks(w.stacks);
     W = nullptr;
+}
+
+// Host threads that run blocks, started on the first launch and kept (never the caller's thread: a JVM thread's
+// stack and signal handling stay out of the fibers). One launch at a time; every worker joins each launch.
+struct Pool {
+    std::mutex launch_mu, mu;
+    std::condition_variable start_cv, done_cv;
+    Launch *job = nullptr;
+    unsigned long long epoch = 0;
+    int running = 0, size = 0;
+};
+
+Pool &pool() {
+    static Pool *p = [] {
+        auto *q = new Pool();   // deliberately leaked: workers block in it until the process exits
+        long long n = std::thread::hardware_concurrency();
+        if (const char *e = std::getenv("DDPM4J_EMU_THREADS")) n = std::atoll(e);
+        q->size = (int)std::max(1LL, std::min(n, 64LL));
+        for (int i = 0; i < q->size; i++)
+            std::thread([q] {
+                Worker w;
+                unsigned long long seen = 0;
+                for (;;) {
+                    Launch *l;
+                    {
+                        std::unique_lock<std::mutex> lk(q->mu);
+                        q->start_cv.wait(lk, [&] { return q->epoch != seen; });
+                        seen = q->epoch;
+                        l = q->job;
+                    }
+                    run_launch(w, l);
+                    std::lock_guard<std::mutex> lk(q->mu);
+                    if (--q->running == 0) q->done_cv.notify_all();
+                }
+            }).detach();
+        return q;
+    }();
+    return *p;
+}
+
+void run_on_pool(Launch &l) {
+    Pool &p = pool();
+    std::lock_guard<std::mutex> one_launch(p.launch_mu);
+    std::unique_lock<std::mutex> lk(p.mu);
+    p.job = &l;
+    p.running = p.size;
+    p.epoch++;
+    p.start_cv.notify_all();
+    p.done_cv.wait(lk, [&] { return p.running == 0; });
+    p.job = nullptr;
 }
 
 thread_local std::string last_error;
@@ -256,12 +307,6 @@ int fail(int code, const std::string &msg) {
     return code;
 }
 
-int worker_count(long long blocks) {
-    long long n = std::thread::hardware_concurrency();
-    if (const char *e = std::getenv("DDPM4J_EMU_THREADS")) n = std::atoll(e);
-    if (n < 1) n = 1;
-    return (int)std::min(n, blocks);
-}
 }  // namespace
 
 void register_kernel(const char *name, void (*thunk)(void **)) { registry()[name] = thunk; }
@@ -354,12 +399,7 @@ extern "C" __attribute__((visibility("default"))) int ddpm4j_emu_launch(const ch
     l.params = kernel_params;
     l.grid = dim3(gx, gy, gz);
     l.block = dim3(bx, by, bz);
-    long long blocks = (long long)gx * gy * gz;
-    int nw = worker_count(blocks);
-    std::vector<std::thread> workers;
-    workers.reserve((std::size_t)nw);
-    for (int i = 0; i < nw; i++) workers.emplace_back(worker_main, &l);
-    for (auto &t : workers) t.join();
+    run_on_pool(l);
     if (l.failed) return fail(l.error.rfind("cannot map", 0) == 0 ? 4 : 3, l.error);
     last_error.clear();
     return 0;

@@ -20,7 +20,6 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline __attribute__((always_inline))
-#define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
 #define __constant__ const
 // `__shared__ float t[256];` becomes a block-scope thread_local (implicitly static): one copy per host thread, and a

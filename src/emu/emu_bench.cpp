@@ -50,5 +50,13 @@ int main(int argc, char **argv) {
     void *dq[] = {&pe, &pb, &pa, &pa, &pb, &pd, &pd, &B, &L, &Ch, &scale};
     timed("attention dq, B1 L256 C64", "attention_backward_dq", (unsigned)(L + 7) / 8, (unsigned)B, 256, 1,
           (unsigned)(64 * Ch), dq);
+    int one = 32;
+    float v = 1.0f;
+    void *fill[] = {&pc, &v, &one};
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 1000; i++) launch("fill_forward", 1, 1, 1, 32, 1, 1, 0, fill);
+    double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / 1000;
+    std::printf("%-44s %-30s grid (1,1) block (32,1): %9.1f us per launch\n", "launch overhead (1000 tiny launches)",
+                "fill_forward", us);
     return 0;
 }
