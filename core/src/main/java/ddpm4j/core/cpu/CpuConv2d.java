@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // conv2d on the CPU: im2col from a zero-padded copy of each sample, then OpenBLAS GEMM; one sample per worker.
-// Backward-input is a forward conv with flipped, transposed weights when stride is 1, else GEMM + col2im.
+// Backward-input is GEMM + col2im; backward-weight accumulates dW^T per worker.
 // Definition: RefLayers.conv2dForward / conv2dBackwardInput / conv2dBackwardWeight. Test: CpuConv2dTest.
 package ddpm4j.core.cpu;
 
@@ -26,6 +26,7 @@ final class CpuConv2d {
         int ho = g.ho(), wo = g.wo(), hwo = ho * wo, crs = g.c() * g.r() * g.s(), k = g.k();
         long inPlane = (long) g.c() * g.h() * g.w(), outPlane = (long) k * hwo;
         boolean pointwise = isPointwise(g);
+        int rows = blockRows(g);
         Parallel.forRange(g.n(), 1, (wk, lo, hi) -> {
             for (int n = lo; n < hi; n++) {
                 MemorySegment on = o.asSlice(n * outPlane * 4, outPlane * 4);
@@ -35,42 +36,45 @@ final class CpuConv2d {
                     for (int kk = 0; kk < k; kk++) fillRow(on, (long) kk * hwo, hwo, bias.getAtIndex(JAVA_FLOAT, kk));
                     beta = 1f;
                 }
-                // 2. out[n] (K x HoWo) = W (K x CRS) @ cols (CRS x HoWo)
-                MemorySegment cols = pointwise ? x.asSlice(n * inPlane * 4, inPlane * 4) : im2col(x, n * inPlane, g);
-                Gemm.sgemm(false, false, k, hwo, crs, 1f, w, crs, cols, hwo, beta, on, hwo);
+                // 2. out[n][:, p0:p1] (K x P) = W (K x CRS) @ cols (CRS x P), a block of output rows at a time
+                if (pointwise) {
+                    Gemm.sgemm(false, false, k, hwo, crs, 1f, w, crs, x.asSlice(n * inPlane * 4, inPlane * 4), hwo, beta, on, hwo);
+                    continue;
+                }
+                MemorySegment pad = padInput(x, n * inPlane, g);
+                for (int oy = 0; oy < ho; oy += rows) {
+                    int p0 = oy * wo, p = Math.min(rows, ho - oy) * wo;
+                    MemorySegment cols = im2colRows(pad, g, oy, Math.min(ho, oy + rows));
+                    Gemm.sgemm(false, false, k, p, crs, 1f, w, crs, cols, p, beta, on.asSlice(4L * p0), hwo);
+                }
             }
         });
     }
 
-    // dx: (N, C, H, W) from dy: (N, K, Ho, Wo) and w: (K, C, R, S)
+    /** Output rows per im2col block: the block's (CRS x rows*Wo) columns stay near 512 KB, inside L2. */
+    private static int blockRows(ConvGeom g) {
+        long perRow = (long) g.c() * g.r() * g.s() * g.wo();
+        return (int) Math.max(1, Math.min(g.ho(), (1L << 17) / Math.max(1, perRow)));
+    }
+
+    // dx: (N, C, H, W) from dy: (N, K, Ho, Wo) and w: (K, C, R, S):
+    // cols (CRS x HoWo) = W^T dy[n], then dx[n] = col2im(cols). (M = CRS makes a better GEMM shape for OpenBLAS than
+    // the equivalent forward conv with flipped weights, whose M is only C.)
     static void backwardInput(Tensor dx, Tensor dy, Tensor w, ConvGeom g) {
         MemorySegment d = CpuMem.seg(dx), gy = CpuMem.seg(dy), ws = CpuMem.seg(w);
-        int pt = g.r() - 1 - g.padTop(), pl = g.s() - 1 - g.padLeft();
-        int pb = g.r() - 1 - g.padBottom(), pr = g.s() - 1 - g.padRight();
-        if (g.stride() == 1 && pt >= 0 && pl >= 0 && pb >= 0 && pr >= 0) {
-            // stride 1: dx = conv(dy, W'), W'[c, k, r, s] = W[k, c, R-1-r, S-1-s], padding R-1-pad on each side
-            int c = g.c(), k = g.k(), r = g.r(), s = g.s();
-            MemorySegment wt = CpuMem.scratchSegment(3, 4L * k * c * r * s);
-            for (int kk = 0; kk < k; kk++)
-                for (int cc = 0; cc < c; cc++)
-                    for (int rr = 0; rr < r; rr++)
-                        for (int ss = 0; ss < s; ss++) {
-                            float v = ws.getAtIndex(JAVA_FLOAT, ((long) (kk * c + cc) * r + rr) * s + ss);
-                            wt.setAtIndex(JAVA_FLOAT, ((long) (cc * k + kk) * r + (r - 1 - rr)) * s + (s - 1 - ss), v);
-                        }
-            var tg = new ConvGeom(g.n(), k, g.ho(), g.wo(), c, r, s, 1, pt, pl, pb, pr);
-            forward(d, gy, wt, null, tg);
-            return;
-        }
-        // general: cols (CRS x HoWo) = W^T @ dy[n], then scatter-add cols into dx[n]
-        int hwo = g.ho() * g.wo(), crs = g.c() * g.r() * g.s();
+        int ho = g.ho(), wo = g.wo(), hwo = ho * wo, crs = g.c() * g.r() * g.s(), rows = blockRows(g);
         long inPlane = (long) g.c() * g.h() * g.w(), outPlane = (long) g.k() * hwo;
         Parallel.forRange(g.n(), 1, (wk, lo, hi) -> {
             for (int n = lo; n < hi; n++) {
-                MemorySegment cols = CpuMem.scratchSegment(0, 4L * crs * hwo);
-                Gemm.sgemm(true, false, crs, hwo, g.k(), 1f, ws, crs, gy.asSlice(n * outPlane * 4, outPlane * 4), hwo,
-                        0f, cols, hwo);
-                col2im(cols, d, n * inPlane, g);
+                MemorySegment dyn = gy.asSlice(n * outPlane * 4, outPlane * 4);
+                MemorySegment pad = zeroPad(g);
+                for (int oy = 0; oy < ho; oy += rows) {
+                    int p0 = oy * wo, p = Math.min(rows, ho - oy) * wo;
+                    MemorySegment cols = CpuMem.scratchSegment(0, 4L * crs * p);
+                    Gemm.sgemm(true, false, crs, p, g.k(), 1f, ws, crs, dyn.asSlice(4L * p0), hwo, 0f, cols, p);
+                    col2imRows(cols, pad, g, oy, Math.min(ho, oy + rows));
+                }
+                unpad(pad, d, n * inPlane, g);
             }
         });
     }
@@ -81,25 +85,38 @@ final class CpuConv2d {
         int hwo = g.ho() * g.wo(), crs = g.c() * g.r() * g.s(), k = g.k();
         long inPlane = (long) g.c() * g.h() * g.w(), outPlane = (long) k * hwo, wSize = (long) k * crs;
         boolean pointwise = isPointwise(g);
-        int threads = Parallel.threads();
-        // 1. one partial dW per worker (no locks), summed at the end
+        int threads = Parallel.threads(), rows = blockRows(g);
+        // 1. one partial dW^T (CRS x K) per worker, no locks: cols (CRS x HoWo) @ dy[n]^T. (M = CRS is a better
+        //    GEMM shape for OpenBLAS than dW = dy cols^T, whose M is only K.)
         MemorySegment parts = CpuMem.scratchSegment(3, 4L * wSize * threads);
         boolean[] used = new boolean[threads];
         Parallel.forRange(g.n(), 1, (wk, lo, hi) -> {
             MemorySegment part = parts.asSlice(wk * wSize * 4, wSize * 4);
             for (int n = lo; n < hi; n++) {
-                MemorySegment cols = pointwise ? xs.asSlice(n * inPlane * 4, inPlane * 4) : im2col(xs, n * inPlane, g);
-                Gemm.sgemm(false, true, k, crs, hwo, 1f, gy.asSlice(n * outPlane * 4, outPlane * 4), hwo, cols, hwo,
-                        used[wk] ? 1f : 0f, part, crs);
-                used[wk] = true;
+                MemorySegment dyn = gy.asSlice(n * outPlane * 4, outPlane * 4);
+                if (pointwise) {
+                    Gemm.sgemm(false, true, crs, k, hwo, 1f, xs.asSlice(n * inPlane * 4, inPlane * 4), hwo, dyn, hwo,
+                            used[wk] ? 1f : 0f, part, k);
+                    used[wk] = true;
+                    continue;
+                }
+                MemorySegment pad = padInput(xs, n * inPlane, g);
+                for (int oy = 0; oy < g.ho(); oy += rows) {
+                    int p0 = oy * g.wo(), p = Math.min(rows, g.ho() - oy) * g.wo();
+                    MemorySegment cols = im2colRows(pad, g, oy, Math.min(g.ho(), oy + rows));
+                    Gemm.sgemm(false, true, crs, k, p, 1f, cols, p, dyn.asSlice(4L * p0), hwo, used[wk] ? 1f : 0f, part, k);
+                    used[wk] = true;
+                }
             }
         });
-        // 2. dw = sum of the partials that ran
-        Parallel.forRange((int) wSize, CpuMem.grain(wSize), (wk, lo, hi) -> {
-            for (int i = lo; i < hi; i++) {
-                float acc = 0f;
-                for (int t = 0; t < threads; t++) if (used[t]) acc += parts.getAtIndex(JAVA_FLOAT, t * wSize + i);
-                dws.setAtIndex(JAVA_FLOAT, i, acc);
+        // 2. dw[k, j] = sum over workers of part[j, k]
+        Parallel.forRange(k, Math.max(1, (k + threads - 1) / threads), (wk, lo, hi) -> {
+            for (int kk = lo; kk < hi; kk++) {
+                for (int j = 0; j < crs; j++) {
+                    float acc = 0f;
+                    for (int t = 0; t < threads; t++) if (used[t]) acc += parts.getAtIndex(JAVA_FLOAT, t * wSize + (long) j * k + kk);
+                    dws.setAtIndex(JAVA_FLOAT, (long) kk * crs + j, acc);
+                }
             }
         });
         // 3. dbias[k] = sum of dy over samples and pixels
@@ -120,15 +137,15 @@ final class CpuConv2d {
                 && g.padBottom() == 0 && g.padRight() == 0;
     }
 
-    // cols[(c, r, s), oy * Wo + ox] = x[n, c, oy * stride - padTop + r, ox * stride - padLeft + s], 0 outside.
-    // Built from a zero-padded copy of the sample so the inner loop has no bounds tests.
-    private static MemorySegment im2col(MemorySegment x, long xOff, ConvGeom g) {
-        int c = g.c(), h = g.h(), w = g.w(), r = g.r(), s = g.s(), st = g.stride(), ho = g.ho(), wo = g.wo();
-        int hp = Math.max(h + g.padTop(), (ho - 1) * st + r), wp = Math.max(w + g.padLeft(), (wo - 1) * st + s);
-        int hwo = ho * wo;
+    // Padded plane extents: every input row/column any output pixel reads, offset by padTop/padLeft.
+    private static int padH(ConvGeom g) { return Math.max(g.h() + g.padTop(), (g.ho() - 1) * g.stride() + g.r()); }
+
+    private static int padW(ConvGeom g) { return Math.max(g.w() + g.padLeft(), (g.wo() - 1) * g.stride() + g.s()); }
+
+    // Zero-padded copy of one sample (C x Hp x Wp), so im2col's inner loop has no bounds tests.
+    private static MemorySegment padInput(MemorySegment x, long xOff, ConvGeom g) {
+        int c = g.c(), h = g.h(), w = g.w(), hp = padH(g), wp = padW(g);
         MemorySegment pad = CpuMem.scratchSegment(1, 4L * c * hp * wp);
-        MemorySegment cols = CpuMem.scratchSegment(0, 4L * c * r * s * hwo);
-        // 1. padded copy: zero borders, rows of x in the middle
         for (int cc = 0; cc < c; cc++) {
             long pBase = (long) cc * hp * wp;
             for (int y = 0; y < hp; y++) {
@@ -140,46 +157,77 @@ final class CpuConv2d {
                 fillRow(pad, row + g.padLeft() + w, wp - g.padLeft() - w, 0f);
             }
         }
-        // 2. one row of cols per (c, r, s): Ho runs of Wo values
+        return pad;
+    }
+
+    // cols[(c, r, s), (oy - oy0) * Wo + ox] = pad[c, oy * stride + r, ox * stride + s] for output rows [oy0, oy1)
+    private static MemorySegment im2colRows(MemorySegment pad, ConvGeom g, int oy0, int oy1) {
+        int c = g.c(), r = g.r(), s = g.s(), st = g.stride(), wo = g.wo(), hp = padH(g), wp = padW(g);
+        int p = (oy1 - oy0) * wo;
+        MemorySegment cols = CpuMem.scratchSegment(0, 4L * c * r * s * p);
         for (int cc = 0; cc < c; cc++)
             for (int rr = 0; rr < r; rr++)
                 for (int ss = 0; ss < s; ss++) {
-                    long dst = ((long) (cc * r + rr) * s + ss) * hwo;
-                    for (int oy = 0; oy < ho; oy++) {
-                        long src = ((long) cc * hp + (long) oy * st + rr) * wp + ss;
+                    long dst = ((long) (cc * r + rr) * s + ss) * p;
+                    for (int oy = oy0; oy < oy1; oy++) {
+                        long src = ((long) cc * hp + (long) oy * st + rr) * wp + ss, d = dst + (long) (oy - oy0) * wo;
                         if (st == 1) {
-                            copyRow(pad, src, cols, dst + (long) oy * wo, wo);
+                            copyRow(pad, src, cols, d, wo);
                         } else {
-                            for (int ox = 0; ox < wo; ox++) {
-                                cols.setAtIndex(JAVA_FLOAT, dst + (long) oy * wo + ox,
-                                        pad.getAtIndex(JAVA_FLOAT, src + (long) ox * st));
-                            }
+                            for (int ox = 0; ox < wo; ox++) cols.setAtIndex(JAVA_FLOAT, d + ox, pad.getAtIndex(JAVA_FLOAT, src + (long) ox * st));
                         }
                     }
                 }
         return cols;
     }
 
-    // dx[n] = scatter-add of cols (CRS x HoWo), the transpose of im2col
-    private static void col2im(MemorySegment cols, MemorySegment dx, long dxOff, ConvGeom g) {
-        int c = g.c(), h = g.h(), w = g.w(), r = g.r(), s = g.s(), st = g.stride(), ho = g.ho(), wo = g.wo();
-        fillRow(dx, dxOff, c * h * w, 0f);
+    private static MemorySegment zeroPad(ConvGeom g) {
+        long size = (long) g.c() * padH(g) * padW(g);
+        MemorySegment pad = CpuMem.scratchSegment(1, 4L * size);
+        fillRow(pad, 0, Math.toIntExact(size), 0f);
+        return pad;
+    }
+
+    // The transpose of im2colRows: pad[c, oy * stride + r, ox * stride + s] += cols[(c, r, s), (oy - oy0) * Wo + ox]
+    private static void col2imRows(MemorySegment cols, MemorySegment pad, ConvGeom g, int oy0, int oy1) {
+        int c = g.c(), r = g.r(), s = g.s(), st = g.stride(), wo = g.wo(), hp = padH(g), wp = padW(g);
+        int p = (oy1 - oy0) * wo;
         for (int cc = 0; cc < c; cc++)
             for (int rr = 0; rr < r; rr++)
                 for (int ss = 0; ss < s; ss++) {
-                    long src = ((long) (cc * r + rr) * s + ss) * ho * wo;
-                    for (int oy = 0; oy < ho; oy++) {
-                        int iy = oy * st - g.padTop() + rr;
-                        if (iy < 0 || iy >= h) continue;
-                        long row = dxOff + ((long) cc * h + iy) * w;
-                        for (int ox = 0; ox < wo; ox++) {
-                            int ix = ox * st - g.padLeft() + ss;
-                            if (ix < 0 || ix >= w) continue;
-                            float v = cols.getAtIndex(JAVA_FLOAT, src + (long) oy * wo + ox);
-                            dx.setAtIndex(JAVA_FLOAT, row + ix, dx.getAtIndex(JAVA_FLOAT, row + ix) + v);
+                    long src = ((long) (cc * r + rr) * s + ss) * p;
+                    for (int oy = oy0; oy < oy1; oy++) {
+                        long dst = ((long) cc * hp + (long) oy * st + rr) * wp + ss, sr = src + (long) (oy - oy0) * wo;
+                        if (st == 1) {
+                            addRow(cols, sr, pad, dst, wo);
+                        } else {
+                            for (int ox = 0; ox < wo; ox++) {
+                                long at = dst + (long) ox * st;
+                                pad.setAtIndex(JAVA_FLOAT, at, pad.getAtIndex(JAVA_FLOAT, at) + cols.getAtIndex(JAVA_FLOAT, sr + ox));
+                            }
                         }
                     }
                 }
+    }
+
+    // dx[n] = the interior of the padded accumulation plane
+    private static void unpad(MemorySegment pad, MemorySegment dx, long dxOff, ConvGeom g) {
+        int c = g.c(), h = g.h(), w = g.w(), hp = padH(g), wp = padW(g);
+        for (int cc = 0; cc < c; cc++)
+            for (int iy = 0; iy < h; iy++) {
+                copyRow(pad, ((long) cc * hp + iy + g.padTop()) * wp + g.padLeft(), dx, dxOff + ((long) cc * h + iy) * w, w);
+            }
+    }
+
+    // dst[d .. d+n) += src[so .. so+n)
+    static void addRow(MemorySegment src, long so, MemorySegment dst, long d, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            long db = (d + i) * 4;
+            FloatVector.fromMemorySegment(S, dst, db, LE).add(FloatVector.fromMemorySegment(S, src, (so + i) * 4, LE))
+                    .intoMemorySegment(dst, db, LE);
+        }
+        for (; i < n; i++) dst.setAtIndex(JAVA_FLOAT, d + i, dst.getAtIndex(JAVA_FLOAT, d + i) + src.getAtIndex(JAVA_FLOAT, so + i));
     }
 
     static void copyRow(MemorySegment src, long so, MemorySegment dst, long d, int n) {
