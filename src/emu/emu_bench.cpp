@@ -3,6 +3,8 @@
 // Build and run: g++ -O2 -std=c++20 src/emu/emu_bench.cpp -o /tmp/emu_bench -ldl && /tmp/emu_bench kernels/target/emu/libddpm4j_cudaemu_kernels.so
 #include <dlfcn.h>
 
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <vector>
@@ -10,13 +12,20 @@
 using Launch = int (*)(const char *, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void **);
 static Launch launch;
 
+static double cpu_ms() {   // CPU time of the whole process (all emulation workers)
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
 static void timed(const char *what, const char *kernel, unsigned gx, unsigned gy, unsigned bx, unsigned by,
                   unsigned smem, void **args) {
     auto t0 = std::chrono::steady_clock::now();
+    double c0 = cpu_ms();
     int rc = launch(kernel, gx, gy, 1, bx, by, 1, smem, args);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("%-44s %-30s grid (%u,%u) block (%u,%u): %9.1f ms%s\n", what, kernel, gx, gy, bx, by, ms,
-                rc ? "  FAILED" : "");
+    std::printf("%-40s %-28s grid (%u,%u) block (%u,%u): wall %8.1f ms, cpu %8.1f ms%s\n", what, kernel, gx, gy, bx,
+                by, ms, cpu_ms() - c0, rc ? "  FAILED" : "");
 }
 
 int main(int argc, char **argv) {
