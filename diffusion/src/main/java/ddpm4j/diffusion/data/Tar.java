@@ -47,7 +47,10 @@ final class Tar {
                 throw new FormatException(source, "truncated tar entry '" + name + "' (" + data.length + " of " + size
                         + " bytes)");
             }
-            in.skipNBytes((512 - size % 512) % 512);
+            int pad = (int) ((512 - size % 512) % 512);
+            if (in.readNBytes(pad).length < pad) {
+                throw new FormatException(source, "truncated tar entry '" + name + "' (padding after its data)");
+            }
             if (type == 'L') {
                 longName = new String(data, StandardCharsets.UTF_8).replace("\0", "");
             } else if (type == '0' || type == '\0') {
