@@ -64,13 +64,14 @@ final class JavaGemm {
                 // 4. tiles of MC rows x NB columns, spread over the pool
                 int mTiles = (m + MC - 1) / MC, nTiles = (nc + NB - 1) / NB;
                 Parallel.forRange(mTiles * nTiles, par ? 1 : mTiles * nTiles, (w, lo, hi) -> {
+                    float[] tile = CpuMem.scratch(3, MR * NR);
                     for (int t = lo; t < hi; t++) {
                         int i0 = (t / nTiles) * MC, jt = (t % nTiles) * NB;
                         int iEnd = Math.min(m, i0 + MC), jEnd = Math.min(nc, jt + NB);
                         for (int j = jt; j < jEnd; j += NR) {
                             for (int i = i0; i < iEnd; i += MR) {
                                 kernel(kc, aPack, (i / MR) * MR * kc, bPack, (j / NR) * NR * kc,
-                                        c, (long) i * ldc + j0 + j, ldc, Math.min(MR, m - i), Math.min(NR, nc - j));
+                                        c, (long) i * ldc + j0 + j, ldc, Math.min(MR, m - i), Math.min(NR, nc - j), tile);
                             }
                         }
                     }
@@ -133,7 +134,7 @@ final class JavaGemm {
 
     // C[rows x cols] += Apanel (MR x kc) * Bpanel (kc x NR); rows <= MR, cols <= NR mask the edge tiles.
     private static void kernel(int kc, float[] ap, int ao, float[] bp, int bo, MemorySegment c, long co, int ldc,
-                               int rows, int cols) {
+                               int rows, int cols, float[] tile) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
         FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
         for (int p = 0; p < kc; p++, ao += MR, bo += NR) {
@@ -152,25 +153,26 @@ final class JavaGemm {
             a = FloatVector.broadcast(S, ap[ao + 5]);
             c50 = a.fma(b0, c50); c51 = a.fma(b1, c51);
         }
-        VectorMask<Float> m0 = S.indexInRange(0, cols), m1 = S.indexInRange(L, cols);
-        boolean full = cols == NR;
-        addRow(c, co, c00, c01, full, m0, m1);
-        if (rows > 1) addRow(c, co + ldc, c10, c11, full, m0, m1);
-        if (rows > 2) addRow(c, co + 2L * ldc, c20, c21, full, m0, m1);
-        if (rows > 3) addRow(c, co + 3L * ldc, c30, c31, full, m0, m1);
-        if (rows > 4) addRow(c, co + 4L * ldc, c40, c41, full, m0, m1);
-        if (rows > 5) addRow(c, co + 5L * ldc, c50, c51, full, m0, m1);
-    }
-
-    private static void addRow(MemorySegment c, long idx, FloatVector v0, FloatVector v1, boolean full,
-                               VectorMask<Float> m0, VectorMask<Float> m1) {
-        long o = idx * 4;
-        if (full) {
-            FloatVector.fromMemorySegment(S, c, o, LE).add(v0).intoMemorySegment(c, o, LE);
-            FloatVector.fromMemorySegment(S, c, o + 4L * L, LE).add(v1).intoMemorySegment(c, o + 4L * L, LE);
-        } else {
-            FloatVector.fromMemorySegment(S, c, o, LE, m0).add(v0).intoMemorySegment(c, o, LE, m0);
-            FloatVector.fromMemorySegment(S, c, o + 4L * L, LE, m1).add(v1).intoMemorySegment(c, o + 4L * L, LE, m1);
+        // 1. accumulators to a small array (passing vectors to a helper that is not inlined would box them)
+        c00.intoArray(tile, 0); c01.intoArray(tile, L);
+        c10.intoArray(tile, NR); c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L);
+        // 2. C += tile, masked at the right edge, rows past the bottom edge skipped
+        for (int r = 0; r < rows; r++) {
+            long o = (co + (long) r * ldc) * 4;
+            for (int h = 0; h < NR; h += L) {
+                if (h + L <= cols) {
+                    FloatVector.fromMemorySegment(S, c, o + 4L * h, LE).add(FloatVector.fromArray(S, tile, r * NR + h))
+                            .intoMemorySegment(c, o + 4L * h, LE);
+                } else if (h < cols) {
+                    VectorMask<Float> m = S.indexInRange(h, cols);
+                    FloatVector.fromMemorySegment(S, c, o + 4L * h, LE, m).add(FloatVector.fromArray(S, tile, r * NR + h))
+                            .intoMemorySegment(c, o + 4L * h, LE, m);
+                }
+            }
         }
     }
 }
