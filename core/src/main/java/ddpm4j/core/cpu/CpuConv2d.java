@@ -252,7 +252,7 @@ final class CpuConv2d {
         var acc = FloatVector.zero(S);
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) acc = acc.add(FloatVector.fromMemorySegment(S, a, (off + i) * 4, LE));
-        float s = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        float s = CpuMem.sumLanes(acc);
         for (; i < n; i++) s += a.getAtIndex(JAVA_FLOAT, off + i);
         return s;
     }

@@ -66,7 +66,7 @@ final class CpuElementwise {
     static void unary(UnaryOp op, Tensor out, Tensor x) {
         MemorySegment o = CpuMem.base(out), a = CpuMem.base(x);
         CpuStrided.walk(out, x, null, (oo, so, ao, sa, bo, sb, len) -> {
-            if (so == 1 && sa == 1) {
+            if (so == 1 && sa == 1 && vectorised(op)) {
                 int i = 0;
                 for (int bound = S.loopBound(len); i < bound; i += L) unaryVec(op, o, (oo + i) * 4, a, (ao + i) * 4, null);
                 if (i < len) unaryVec(op, o, (oo + i) * 4, a, (ao + i) * 4, S.indexInRange(i, len));
@@ -78,21 +78,24 @@ final class CpuElementwise {
         });
     }
 
+    // LOG, TANH, SIN, COS run through Math per element: the Vector API's versions give different bits compiled (SVML)
+    // and interpreted (Math per lane), which would make results depend on JIT timing (see CpuMath). None is hot here.
+    private static boolean vectorised(UnaryOp op) {
+        return !(op == UnaryOp.LOG || op == UnaryOp.TANH || op == UnaryOp.SIN || op == UnaryOp.COS);
+    }
+
     // One vector (or a masked tail when m != null) of out = op(x).
     private static void unaryVec(UnaryOp op, MemorySegment o, long ob, MemorySegment a, long ab, VectorMask<Float> m) {
         var x = m == null ? FloatVector.fromMemorySegment(S, a, ab, LE) : FloatVector.fromMemorySegment(S, a, ab, LE, m);
         FloatVector y = switch (op) {
             case NEG -> x.neg();
-            case EXP -> x.lanewise(VectorOperators.EXP);
-            case LOG -> x.lanewise(VectorOperators.LOG);
+            case EXP -> CpuMath.exp(x);
+            case LOG, TANH, SIN, COS -> throw new AssertionError(op + " runs scalar (see vectorised)");
             case SQRT -> x.sqrt();
             case RSQRT -> FloatVector.broadcast(S, 1f).div(x.sqrt());
             case SQUARE -> x.mul(x);
-            case TANH -> x.lanewise(VectorOperators.TANH);
             case SIGMOID -> sigmoid(x);
             case SILU -> x.mul(sigmoid(x));
-            case SIN -> x.lanewise(VectorOperators.SIN);
-            case COS -> x.lanewise(VectorOperators.COS);
             case RELU -> x.max(0f);
             case ABS -> x.abs();
         };
@@ -103,7 +106,7 @@ final class CpuElementwise {
     /** 1 / (1 + e^-x); exp overflow for very negative x gives 0, as it should. */
     static FloatVector sigmoid(FloatVector x) {
         var one = FloatVector.broadcast(S, 1f);
-        return one.div(one.add(x.neg().lanewise(VectorOperators.EXP)));
+        return one.div(one.add(CpuMath.exp(x.neg())));
     }
 
     static float unaryScalar(UnaryOp op, float x) {

@@ -95,7 +95,7 @@ final class CpuGroupNorm {
                         accG = accG.add(g);
                         accGX = g.fma(xh, accGX);
                     }
-                    float sG = accG.reduceLanes(VectorOperators.ADD), sGX = accGX.reduceLanes(VectorOperators.ADD);
+                    float sG = CpuMem.sumLanes(accG), sGX = CpuMem.sumLanes(accGX);
                     for (; p < hw; p++) {
                         float xh = (xs.getAtIndex(JAVA_FLOAT, row + p) - mu) * r;
                         float g = gy.getAtIndex(JAVA_FLOAT, row + p);
@@ -165,7 +165,7 @@ final class CpuGroupNorm {
                 acc1 = acc1.add(v1);
             }
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = CpuMem.sumLanes(acc0.add(acc1));
         for (; i < n; i++) {
             float v = a.getAtIndex(JAVA_FLOAT, base + i);
             s += squared ? (v - mu) * (v - mu) : v;

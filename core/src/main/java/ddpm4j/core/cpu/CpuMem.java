@@ -24,6 +24,17 @@ final class CpuMem {
 
     private CpuMem() {}
 
+    /**
+     * Sum of the lanes in lane order. Not {@code reduceLanes(ADD)}: its order is unspecified, and the C2 intrinsic
+     * (a tree) and the interpreter's fallback (in order) round differently, so results would depend on when the JIT
+     * compiled a kernel and a resumed run would not repeat an uninterrupted one bit for bit.
+     */
+    static float sumLanes(FloatVector v) {
+        float s = 0f;
+        for (int i = 0; i < L; i++) s += v.lane(i);
+        return s;
+    }
+
     /** The storage segment of {@code t} (element 0 of the storage at byte 0); pair with {@link #off}. */
     static MemorySegment base(Tensor t) {
         if (t.dtype() != DType.F32) {

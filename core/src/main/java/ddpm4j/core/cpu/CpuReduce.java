@@ -95,7 +95,7 @@ final class CpuReduce {
         if (op == ReduceOp.MAX) {
             acc = c0.max(c1).max(c2.max(c3)).reduceLanes(VectorOperators.MAX);
         } else {
-            acc = c0.add(c1).add(c2.add(c3)).reduceLanes(VectorOperators.ADD);
+            acc = CpuMem.sumLanes(c0.add(c1).add(c2.add(c3)));
         }
         for (; k < r; k++) {
             float v = a.getAtIndex(JAVA_FLOAT, base + k);
@@ -130,18 +130,18 @@ final class CpuReduce {
         int c = 0;
         for (int bound = S.loopBound(cols); c < bound; c += L) {
             long b = (base + c) * 4;
-            var e = FloatVector.fromMemorySegment(S, a, b, LE).sub(shift).lanewise(VectorOperators.EXP);
+            var e = CpuMath.exp(FloatVector.fromMemorySegment(S, a, b, LE).sub(shift));
             e.intoMemorySegment(o, b, LE);
             acc = acc.add(e);
         }
         if (c < cols) {
             var m = S.indexInRange(c, cols);
             long b = (base + c) * 4;
-            var e = FloatVector.fromMemorySegment(S, a, b, LE, m).sub(shift).lanewise(VectorOperators.EXP);
+            var e = CpuMath.exp(FloatVector.fromMemorySegment(S, a, b, LE, m).sub(shift));
             e.intoMemorySegment(o, b, LE, m);
             acc = acc.add(FloatVector.zero(S).blend(e, m));
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return CpuMem.sumLanes(acc);
     }
 
     static void scaleRow(MemorySegment o, long base, int cols, float s) {
@@ -183,7 +183,7 @@ final class CpuReduce {
             acc = FloatVector.fromMemorySegment(S, a, (ao + c) * 4, LE)
                     .fma(FloatVector.fromMemorySegment(S, b, (bo + c) * 4, LE), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = CpuMem.sumLanes(acc);
         for (; c < n; c++) s += a.getAtIndex(JAVA_FLOAT, ao + c) * b.getAtIndex(JAVA_FLOAT, bo + c);
         return s;
     }
