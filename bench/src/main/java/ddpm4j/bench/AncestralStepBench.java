@@ -20,8 +20,8 @@ import org.openjdk.jmh.annotations.*;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class AncestralStepBench {
     @Param({"cpu"}) public String backend;
-    /** "n,d": a CIFAR-10 sampling batch (16 x 3x32x32) and 64 x 512x512 (64 MB per tensor). */
-    @Param({"16,3072", "64,262144"}) public String shape;
+    /** "nxd": a CIFAR-10 sampling batch (16 x 3x32x32) and 64 x 512x512 (64 MB per tensor). */
+    @Param({"16x3072", "64x262144"}) public String shape;
 
     private Backend be;
     private int n, d;
@@ -30,7 +30,7 @@ public class AncestralStepBench {
     @Setup(Level.Trial)
     public void setup() {
         be = BenchSupport.backend(backend);
-        String[] s = shape.split(",");
+        String[] s = shape.split("x");
         n = Integer.parseInt(s[0]);
         d = Integer.parseInt(s[1]);
         xt = BenchSupport.randn(be, 1, n, d);

@@ -18,8 +18,8 @@ import org.openjdk.jmh.annotations.*;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class Conv2dBench {
     @Param({"cpu"}) public String backend;
-    /** "N,C,HW": N16 C64->64 32x32 (2.42 GFLOP forward) and N16 C128->128 16x16 (2.42 GFLOP forward). */
-    @Param({"16,64,32", "16,128,16"}) public String shape;
+    /** "NxCxHW": N16 C64->64 32x32 (2.42 GFLOP forward) and N16 C128->128 16x16 (2.42 GFLOP forward). */
+    @Param({"16x64x32", "16x128x16"}) public String shape;
 
     private Backend be;
     private Tensor x, w, b, dy;
@@ -27,7 +27,7 @@ public class Conv2dBench {
     @Setup(Level.Trial)
     public void setup() {
         be = BenchSupport.backend(backend);
-        String[] s = shape.split(",");
+        String[] s = shape.split("x");
         int n = Integer.parseInt(s[0]), c = Integer.parseInt(s[1]), hw = Integer.parseInt(s[2]);
         x = BenchSupport.randn(be, 1, n, c, hw, hw).requiresGrad(true);
         w = BenchSupport.uniform(be, 2, -1 / Math.sqrt(9.0 * c), 1 / Math.sqrt(9.0 * c), c, c, 3, 3).requiresGrad(true);

@@ -112,6 +112,26 @@ final class DdpmWorkload implements AutoCloseable {
         }
     }
 
+    /**
+     * One DDIM step (Song et al. 2021, Eq. 12, eta = 0) from t to tPrev (-1: to x_0) through the same fused kernel:
+     * x0 = clip(c0 x_t - c1 eps); x_{tPrev} = sqrt(ab') x0 + sqrt(1 - ab') (x_t - sqrt(ab) x0) / sqrt(1 - ab).
+     */
+    void ddimStep(Tensor out, Tensor xt, int t, int tPrev) {
+        try (Scope s = Scope.open(); GradMode g = GradMode.off()) {
+            int[] ts = new int[batch];
+            java.util.Arrays.fill(ts, t);
+            Tensor eps = model.forward(xt, ts);
+            double ab = alphaBar[t], abPrev = tPrev >= 0 ? alphaBar[tPrev] : 1.0;
+            double muT = Math.sqrt((1 - abPrev) / (1 - ab)), mu0 = Math.sqrt(abPrev) - muT * Math.sqrt(ab);
+            float[] row = {(float) (1 / Math.sqrt(ab)), (float) Math.sqrt(1 / ab - 1), (float) mu0, (float) muT, 0f};
+            float[] rows = new float[batch * 5];
+            for (int i = 0; i < batch; i++) System.arraycopy(row, 0, rows, 5 * i, 5);
+            Tensor z = Tensor.zeros(be, xt.shape());
+            be.ancestralStep(out, xt, eps, z, Tensor.of(be, rows, batch, 5), batch, c * hw * hw, true);
+            be.sync();
+        }
+    }
+
     /** Rows (c0, c1, mu0, muT, sigma) for every sample: the posterior q(x_{t-1} | x_t, x_0) of Eq. 6-7, sigma^2 = beta-tilde. */
     float[] ancestralCoefs(int t) {
         double ab = alphaBar[t], abPrev = t > 0 ? alphaBar[t - 1] : 1.0, alpha = 1 - beta[t];

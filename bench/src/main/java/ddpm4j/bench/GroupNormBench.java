@@ -19,8 +19,8 @@ import org.openjdk.jmh.annotations.*;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class GroupNormBench {
     @Param({"cpu"}) public String backend;
-    /** "N,C,HW": the brief's C128 16x16 N16, and C64 32x32 N16 (the first level of the U-Nets). */
-    @Param({"16,128,16", "16,64,32"}) public String shape;
+    /** "NxCxHW": the brief's C128 16x16 N16, and C64 32x32 N16 (the first level of the U-Nets). */
+    @Param({"16x128x16", "16x64x32"}) public String shape;
     @Param({"true", "false"}) public boolean silu;
 
     private Backend be;
@@ -29,7 +29,7 @@ public class GroupNormBench {
     @Setup(Level.Trial)
     public void setup() {
         be = BenchSupport.backend(backend);
-        String[] s = shape.split(",");
+        String[] s = shape.split("x");
         int n = Integer.parseInt(s[0]), c = Integer.parseInt(s[1]), hw = Integer.parseInt(s[2]);
         x = BenchSupport.randn(be, 1, n, c, hw, hw).requiresGrad(true);
         w = BenchSupport.uniform(be, 2, 0.75, 1.25, c).requiresGrad(true);

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The one benchmark command (issues 2, 3, 6): builds, runs the JMH suite, the end-to-end runs (DDIM-50, 1000-step
+# sampling, peak memory, training-step profile) and the PyTorch 1.13 peer on the same machine in the same run, then
+# writes bench/RESULTS.md, bench/ratios.png and the regression check against bench/baseline.json.
+set -euo pipefail
+usage() {
+  cat <<'USAGE'
+usage: bench/run.sh [--quick] [--update-baseline] [--full-sampling] [--no-peer] [--jmh 'EXTRA JMH ARGS']
+  --quick            smoke run (1 short iteration each, 5 sampling steps); writes bench/target/results/RESULTS-quick.md
+                     instead of bench/RESULTS.md
+  --update-baseline  store this run's JMH minimum times as bench/baseline.json (after comparing with the old one)
+  --full-sampling    run all 1000 ancestral steps on both sides (default: the first 100, scaled by 10)
+  --no-peer          skip PyTorch
+  --jmh ARGS         extra arguments for JMH (a benchmark regex, -p backend=cuda, ...)
+USAGE
+}
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ORIG_ARGS="$*"
+QUICK=0; UPDATE=0; FULL=0; PEER=1; JMH_EXTRA=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --update-baseline) UPDATE=1 ;;
+    --full-sampling) FULL=1 ;;
+    --no-peer) PEER=0 ;;
+    --jmh) JMH_EXTRA="$2"; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench/run.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+source "$ROOT/scripts/env.sh"
+OUT="$ROOT/bench/target/results"
+mkdir -p "$OUT"
+log() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
+
+# Best setting of both sides on this machine (TOOLCHAIN.md): OpenBLAS's own CPU detection (AVX-512 kernels), one
+# OpenBLAS thread (ddpm4j splits GEMMs over its own pool; PyTorch parallelises with OpenMP), 2 PyTorch threads.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+export OPENBLAS_NUM_THREADS=1
+# On a shared machine, OpenMP threads that spin at barriers while their partner is descheduled cost PyTorch 3-4x
+# (measured here: conv3x3 forward 139 ms spinning vs 43 ms passive at load 15); give it the passive policy then.
+OMP_NOTE=""
+if [ -z "${OMP_WAIT_POLICY:-}" ] && awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then
+  export OMP_WAIT_POLICY=PASSIVE
+  OMP_NOTE=" OMP_WAIT_POLICY=PASSIVE (the machine was loaded at the start; PyTorch's OpenMP threads lose 3-4x spinning)"
+fi
+
+log "building (mvn -pl bench -am install -DskipTests)"
+(cd "$ROOT" && mvn -B -q -pl bench -am install -DskipTests) >&2
+JAR="$ROOT/bench/target/benchmarks.jar"
+JAVA="$JAVA_HOME/bin/java"
+JFLAGS="--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC"
+
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores available, $(free -g | awk '/^Mem:/{print $2}') GiB RAM"
+  echo "os: $(uname -sr); java: $("$JAVA" -version 2>&1 | head -1)"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "env for the run: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, OPENBLAS_NUM_THREADS=1${OMP_NOTE}"
+} > "$OUT/machine.txt"
+
+JMH_ARGS=(-rf json -rff "$OUT/jmh.json")
+if [ $QUICK = 1 ]; then
+  JMH_ARGS+=(-f 1 -wi 0 -i 1 -w 200ms -r 200ms -p n=512 -p p=1048576 -p shape=16x3072,16x128x16 -p silu=true)
+fi
+log "JMH suite (bench/target/results/jmh.log)"
+# shellcheck disable=SC2086
+"$JAVA" -jar "$JAR" "${JMH_ARGS[@]}" $JMH_EXTRA > "$OUT/jmh.log" 2>&1 || { tail -30 "$OUT/jmh.log" >&2; exit 1; }
+
+E2E_ARGS=(--out "$OUT/e2e.json")
+PEER_ARGS=()
+[ $QUICK = 1 ] && { E2E_ARGS+=(--quick); PEER_ARGS+=(--quick); }
+[ $FULL = 1 ] && { E2E_ARGS+=(--full-sampling); PEER_ARGS+=(--full-sampling); }
+log "ddpm4j end-to-end: sampling runs, peak memory, profile (bench/target/results/e2e.log)"
+# shellcheck disable=SC2086
+"$JAVA" $JFLAGS -cp "$JAR" ddpm4j.bench.EndToEnd "${E2E_ARGS[@]}" 2> "$OUT/e2e.log" || { tail -30 "$OUT/e2e.log" >&2; exit 1; }
+
+rm -f "$OUT/peer.json"
+if [ $PEER = 1 ]; then
+  if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      log "PyTorch missing: apt-get install python3-torch"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch libopenblas0-pthread) >&2 || true
+    fi
+  fi
+  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    log "PyTorch peer (bench/target/results/peer.log)"
+    /usr/bin/python3 "$ROOT/bench/pytorch/peer.py" "${PEER_ARGS[@]}" > "$OUT/peer.json" 2> "$OUT/peer.log" \
+      || { tail -20 "$OUT/peer.log" >&2; log "PyTorch peer failed; the report has no ratios"; rm -f "$OUT/peer.json"; }
+  else
+    log "PyTorch 1.13 (python3-torch) is not installed and could not be installed: skipping the peer"
+  fi
+fi
+
+LOAD_END=$(cut -d' ' -f1 /proc/loadavg)
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
+if awk -v l="$LOAD_END" -v n="$(nproc)" 'BEGIN { exit !(l > n + 0.5) }'; then
+  echo "NOTE: the machine was shared during this run (load above its $(nproc) cores): expect noisy numbers." >> "$OUT/machine.txt"
+fi
+MD="$ROOT/bench/RESULTS.md"; PNG="$ROOT/bench/ratios.png"
+if [ $QUICK = 1 ]; then MD="$OUT/RESULTS-quick.md"; PNG="$OUT/ratios-quick.png"; fi
+REPORT_ARGS=(--jmh "$OUT/jmh.json" --peer "$OUT/peer.json" --e2e "$OUT/e2e.json" --baseline "$ROOT/bench/baseline.json"
+             --md "$MD" --png "$PNG" --machine "$OUT/machine.txt" --command "bench/run.sh ${ORIG_ARGS}")
+[ $UPDATE = 1 ] && REPORT_ARGS+=(--update-baseline)
+"$JAVA" -Djava.awt.headless=true -cp "$JAR" ddpm4j.bench.Report "${REPORT_ARGS[@]}"
+log "wrote $MD and $PNG"
+sed -n '/^## Training and sampling/,/^## Peak/p' "$MD" | head -n -1

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: Apache-2.0
+// The end-to-end measurements of issue 6 that do not fit JMH: DDIM-50 and 1000-step ancestral sampling of 16 images,
+// the peak resident memory of each workload (one fresh JVM each, /proc/self/status VmHWM), and the profile of one
+// training step by op family (ProfilingBackend). Writes JSON for Report. Peer: peer.py sampling_runs / peak_rss.
+package ddpm4j.bench;
+
+import ddpm4j.core.Backend;
+import ddpm4j.core.Tensor;
+import ddpm4j.core.io.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** {@code java -cp benchmarks.jar ddpm4j.bench.EndToEnd --out e2e.json [--quick] [--ddpm-steps K] [--full-sampling]}. */
+public final class EndToEnd {
+    private static final String[] RSS_WORKLOADS = {"train_mnist_b16", "train_cifar10_b8", "sample_mnist_b16", "sample_cifar10_b16"};
+
+    private EndToEnd() {}
+
+    public static void main(String[] args) throws Exception {
+        String out = null, backend = "cpu", only = "";
+        int ddpmSteps = 100, profileSteps = 3;
+        double budgetS = 120;
+        boolean quick = false, full = false;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--out" -> out = args[++i];
+                case "--backend" -> backend = args[++i];
+                case "--only" -> only = args[++i];
+                case "--ddpm-steps" -> ddpmSteps = Integer.parseInt(args[++i]);
+                case "--budget" -> budgetS = Double.parseDouble(args[++i]);
+                case "--profile-steps" -> profileSteps = Integer.parseInt(args[++i]);
+                case "--quick" -> quick = true;
+                case "--full-sampling" -> full = true;
+                case "--rss-child" -> { rssChild(args[++i], backend); return; }
+                default -> throw new IllegalArgumentException("EndToEnd: unknown argument '" + args[i]
+                        + "'; expected --out FILE, --backend NAME, --only SUBSTR, --ddpm-steps K, --budget SECONDS, --profile-steps K, --quick, --full-sampling");
+            }
+        }
+        if (quick) { ddpmSteps = 5; profileSteps = 1; budgetS = 10; }
+        Backend be = BenchSupport.backend(backend);
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("backend", be.describe());
+        result.put("sampling", sampling(be, only, full ? DdpmWorkload.T : ddpmSteps, full ? Double.POSITIVE_INFINITY : budgetS));
+        result.put("peak_rss", peakRss(backend, only));
+        List<Object> profiles = new ArrayList<>();
+        for (String cfg : new String[] {"mnist", "cifar10"})
+            if (only.isEmpty() || ("profile_" + cfg).contains(only)) profiles.add(profile(be, cfg, cfg.equals("mnist") ? 16 : 8, profileSteps));
+        result.put("profile", profiles);
+        String json = Json.write(result);
+        if (out == null) System.out.println(json);
+        else Files.writeString(Path.of(out), json);
+    }
+
+    /**
+     * DDIM-50 (eta 0, through the fused step kernel) and the 1000-step ancestral loop (the first {@code ddpmSteps} steps,
+     * scaled). A loop that passes {@code budgetS} seconds (at least 3 steps run) stops and is scaled the same way: every
+     * step costs the same, and a loaded machine would otherwise take hours.
+     */
+    static List<Object> sampling(Backend be, String only, int ddpmSteps, double budgetS) {
+        List<Object> rows = new ArrayList<>();
+        for (String cfg : new String[] {"mnist", "cifar10"}) {
+            if (!only.isEmpty() && !("ddim50_" + cfg + " ddpm1000_" + cfg).contains(only)) continue;
+            try (DdpmWorkload w = new DdpmWorkload(be, cfg, 16, false)) {
+                Tensor[] xy = {w.noise(3), w.emptySample()};
+                w.sampleStep(xy[1], xy[0], 999);   // warm-up: JIT and pool
+                int[] ts = new int[50];
+                for (int i = 0; i < 50; i++) ts[i] = DdpmWorkload.T - 1 - i * (DdpmWorkload.T / 50);
+                rows.add(loop("ddim50_" + cfg + "_b16", 50, 50, budgetS, i -> {
+                    w.ddimStep(xy[1], xy[0], ts[i], i + 1 < ts.length ? ts[i + 1] : -1);
+                    Tensor tmp = xy[0]; xy[0] = xy[1]; xy[1] = tmp;
+                }));
+                rows.add(loop("ddpm1000_" + cfg + "_b16", DdpmWorkload.T, ddpmSteps, budgetS, i -> {
+                    w.sampleStep(xy[1], xy[0], DdpmWorkload.T - 1 - i);
+                    Tensor tmp = xy[0]; xy[0] = xy[1]; xy[1] = tmp;
+                }));
+                xy[0].close();
+                xy[1].close();
+            }
+        }
+        return rows;
+    }
+
+    /** Runs steps 0.. of a loop of {@code total} (at most {@code maxSteps}, stopping past the budget) and scales. */
+    private static Map<String, Object> loop(String op, int total, int maxSteps, double budgetS, java.util.function.IntConsumer step) {
+        long t0 = System.nanoTime();
+        int done = 0;
+        while (done < Math.min(total, maxSteps)) {
+            step.accept(done++);
+            if (done >= 3 && (System.nanoTime() - t0) / 1e9 > budgetS) break;
+        }
+        double ms = (System.nanoTime() - t0) / 1e6 * total / done;
+        System.err.printf("%s: %.0f ms (%d of %d steps run)%n", op, ms, done, total);
+        return Map.of("op", op, "steps", total, "steps_run", done, "ms", ms, "images_per_s", 16e3 / ms, "extrapolated", done != total);
+    }
+
+    /** Each workload in a fresh JVM with the launcher's flags, so VmHWM is that workload's peak alone. */
+    static List<Object> peakRss(String backend, String only) throws IOException, InterruptedException {
+        List<Object> rows = new ArrayList<>();
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        for (String name : RSS_WORKLOADS) {
+            if (!only.isEmpty() && !name.contains(only)) continue;
+            List<String> cmd = new ArrayList<>(List.of(java, "--add-modules=jdk.incubator.vector",
+                    "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC", "-cp", System.getProperty("java.class.path"),
+                    EndToEnd.class.getName(), "--backend", backend, "--rss-child", name));
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            String text = new String(p.getInputStream().readAllBytes()).trim();
+            if (p.waitFor() != 0) throw new IllegalStateException("EndToEnd: RSS child for " + name + " failed: " + text);
+            String[] lines = text.split("\n");
+            rows.add(Json.parse(lines[lines.length - 1], "rss child " + name));
+            System.err.println("peak RSS " + name + ": " + lines[lines.length - 1]);
+        }
+        return rows;
+    }
+
+    /** Three training steps or three sampling steps, then this process's peak RSS and the backend's peak tensor bytes. */
+    static void rssChild(String name, String backend) throws IOException {
+        Backend be = BenchSupport.backend(backend);
+        String[] parts = name.split("_");
+        int batch = Integer.parseInt(parts[2].substring(1));
+        try (DdpmWorkload w = new DdpmWorkload(be, parts[1], batch, parts[0].equals("train"))) {
+            if (parts[0].equals("train")) for (int i = 0; i < 3; i++) w.trainStep();
+            else {
+                Tensor x = w.noise(3), y = w.emptySample();
+                for (int t = 999; t > 996; t--) { w.sampleStep(y, x, t); Tensor tmp = x; x = y; y = tmp; }
+            }
+            long hwmKb = 0;
+            for (String line : Files.readAllLines(Path.of("/proc/self/status")))
+                if (line.startsWith("VmHWM:")) hwmKb = Long.parseLong(line.replaceAll("[^0-9]", ""));
+            System.out.println(Json.writeCompact(Map.of("workload", name, "peak_rss_mib", hwmKb / 1024.0,
+                    "peak_tensor_mib", be.peakBytes() / 1048576.0)));
+        }
+    }
+
+    /** Wall time of {@code steps} training steps split by op family; "java" is what no backend call accounts for. */
+    static Map<String, Object> profile(Backend inner, String cfg, int batch, int steps) {
+        ProfilingBackend pb = new ProfilingBackend(inner);
+        try (DdpmWorkload w = new DdpmWorkload(pb, cfg, batch, true)) {
+            w.trainStep();   // warm-up: JIT, pool, first-touch
+            w.trainStep();
+            pb.reset();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < steps; i++) {
+                w.trainStep(() -> pb.phase(ProfilingBackend.Family.OPTIMIZER));
+                pb.phase(null);
+            }
+            double wallMs = (System.nanoTime() - t0) / 1e6 / steps, accounted = 0;
+            Map<String, Object> fam = new LinkedHashMap<>();
+            for (var e : pb.totals().entrySet()) {
+                double ms = e.getValue()[0] / 1e6 / steps;
+                accounted += ms;
+                fam.put(e.getKey().name().toLowerCase(java.util.Locale.ROOT), Map.of("ms", ms, "calls", e.getValue()[1] / steps));
+            }
+            fam.put("java", Map.of("ms", Math.max(0, wallMs - accounted), "calls", 0));
+            System.err.printf("profile %s b%d: %.0f ms per step%n", cfg, batch, wallMs);
+            return Map.of("workload", "train_" + cfg + "_b" + batch, "step_ms", wallMs, "steps", steps, "families", fam);
+        } finally {
+            pb.close();
+        }
+    }
+}
