@@ -147,8 +147,10 @@ public final class TrainRun {
     }
 
     private void checkpoint() throws IOException {
-        TrainCheckpoint.save(tr, checkpointFile());
+        // The log first: resume() keeps the rows up to the checkpoint's step, so a log ahead of the checkpoint is
+        // harmless, while one behind it (a kill between the two writes) would lose those steps' losses for good.
         writeLogs();
+        TrainCheckpoint.save(tr, checkpointFile());
         if (exporter != null) tr.withEmaWeights(() -> {
             try {
                 exporter.export();
