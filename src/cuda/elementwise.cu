@@ -53,7 +53,8 @@ extern "C" __global__ void unary_backward(float *dx, const float *dy, const floa
     for (long long i = grid_thread_id(); i < n; i += grid_threads()) dx[i] = dy[i] * unary_grad(x[i], op);
 }
 
-// Binary op codes: 0 ADD,1 SUB,2 MUL,3 DIV,4 EQ,5 MAX,6 GT.
+// Binary op codes (README.md, = Backend.BinaryOp ordinals): 0 ADD,1 SUB,2 MUL,3 DIV,4 EQ,5 MAX,6 GT,7 MIN.
+// MAX and MIN are fmaxf/fminf: a NaN operand yields the other operand.
 __device__ __forceinline__ float binary_op(float a, float b, int op) {
     switch (op) {
         case 0: return a + b;
@@ -63,6 +64,7 @@ __device__ __forceinline__ float binary_op(float a, float b, int op) {
         case 4: return a == b ? 1.0f : 0.0f;
         case 5: return fmaxf(a, b);
         case 6: return a > b ? 1.0f : 0.0f;
+        case 7: return fminf(a, b);
         default: return NAN;
     }
 }

@@ -3,11 +3,12 @@
 // clipping) and an all-finite check (loss-scale overflow). Launcher: kernels/.../cuda/CudaReduce.java.
 #include "common.cuh"
 
-// x: (outer, r, inner), out: (outer, inner). Block (32, 8): for inner > 1, threadIdx.x walks 32 adjacent columns
-// (coalesced 128-byte rows) and threadIdx.y splits r in 8; for inner == 1 all 256 threads split r and reduce in
-// shuffles. Reads 4*outer*r*inner bytes, writes 4*outer*inner.
-template <bool MAX>
+// x: (outer, r, inner), out: (outer, inner); OP 0 sum, 1 max, 2 sum of squares. Block (32, 8): for inner > 1,
+// threadIdx.x walks 32 adjacent columns (coalesced 128-byte rows) and threadIdx.y splits r in 8; for inner == 1 all
+// 256 threads split r and reduce in shuffles. Reads 4*outer*r*inner bytes, writes 4*outer*inner.
+template <int OP>
 __device__ __forceinline__ void reduce_mid(float *out, const float *x, int outer, int r, int inner) {
+    constexpr bool MAX = OP == 1, SQ = OP == 2;
     __shared__ float part[8][33];
     __shared__ float scratch[32];
     const float init = MAX ? -INFINITY : 0.0f;
@@ -16,7 +17,10 @@ __device__ __forceinline__ void reduce_mid(float *out, const float *x, int outer
         const float *xo = x + (long long)o * r * inner;
         if (inner == 1) {
             float acc = init;
-            for (int j = tid; j < r; j += nthreads) acc = MAX ? fmaxf(acc, xo[j]) : acc + xo[j];
+            for (int j = tid; j < r; j += nthreads) {
+                float v = xo[j];
+                acc = MAX ? fmaxf(acc, v) : acc + (SQ ? v * v : v);
+            }
             acc = MAX ? block_max(acc, scratch) : block_sum(acc, scratch);
             if (tid == 0) out[o] = acc;
         } else {
@@ -25,7 +29,7 @@ __device__ __forceinline__ void reduce_mid(float *out, const float *x, int outer
             if (col < inner)
                 for (int j = threadIdx.y; j < r; j += blockDim.y) {
                     float v = xo[(long long)j * inner + col];
-                    acc = MAX ? fmaxf(acc, v) : acc + v;
+                    acc = MAX ? fmaxf(acc, v) : acc + (SQ ? v * v : v);
                 }
             part[threadIdx.y][threadIdx.x] = acc;
             __syncthreads();
@@ -40,11 +44,17 @@ __device__ __forceinline__ void reduce_mid(float *out, const float *x, int outer
 }
 
 extern "C" __global__ void sum_forward(float *out, const float *x, int outer, int r, int inner) {
-    reduce_mid<false>(out, x, outer, r, inner);
+    reduce_mid<0>(out, x, outer, r, inner);
 }
 
 extern "C" __global__ void max_forward(float *out, const float *x, int outer, int r, int inner) {
-    reduce_mid<true>(out, x, outer, r, inner);
+    reduce_mid<1>(out, x, outer, r, inner);
+}
+
+// out (outer, inner) = sum over r of x^2, x: (outer, r, inner); same geometry and traffic as sum_forward. For one
+// global sum (outer = inner = 1) sumsq_forward below spreads the work over many blocks instead of one.
+extern "C" __global__ void sumsq_forward_axis(float *out, const float *x, int outer, int r, int inner) {
+    reduce_mid<2>(out, x, outer, r, inner);
 }
 
 // out[0] += sum x^2 over x: (n); one atomicAdd per block. Reads 4n bytes. Block: multiple of 32.

@@ -229,20 +229,8 @@ public final class CudaBackend implements Backend {
         long o = dense(out, "binary output");
         int[] shape = out.shape();
         long[] os = Strides6.contiguous(shape);
-        if (op != BinaryOp.MIN) {
-            CudaElementwise.binaryForward(this, o, base(a), base(b),
-                    Strides6.of(shape, a.strides(), a.offset(), b.strides(), b.offset(), os), n, op.ordinal());
-            return;
-        }
-        // elementwise.cu has no MIN: min(a, b) = -max(-a, -b), exact in IEEE arithmetic.
-        try (Temp na = temp(n); Temp nb = temp(n)) {
-            CudaElementwise.copyForward(this, na.ptr(), base(a), Strides6.of(shape, a.strides(), a.offset(), os, 0, os), n);
-            CudaElementwise.copyForward(this, nb.ptr(), base(b), Strides6.of(shape, b.strides(), b.offset(), os, 0, os), n);
-            CudaElementwise.unaryForward(this, na.ptr(), na.ptr(), n, UnaryOp.NEG.ordinal());
-            CudaElementwise.unaryForward(this, nb.ptr(), nb.ptr(), n, UnaryOp.NEG.ordinal());
-            CudaElementwise.binaryForward(this, o, na.ptr(), nb.ptr(), Strides6.of(shape, os, 0, os, 0, os), n, BinaryOp.MAX.ordinal());
-            CudaElementwise.unaryForward(this, o, o, n, UnaryOp.NEG.ordinal());
-        }
+        CudaElementwise.binaryForward(this, o, base(a), base(b),
+                Strides6.of(shape, a.strides(), a.offset(), b.strides(), b.offset(), os), n, op.ordinal());
     }
 
     @Override
@@ -256,16 +244,12 @@ public final class CudaBackend implements Backend {
     @Override
     public void reduce(ReduceOp op, Tensor out, Tensor x, int outer, int r, int inner) {
         long o = dense(out, "reduce output"), xp = dense(x, "reduce input");
-        switch (op) {
-            case SUM -> CudaReduce.forward(this, false, o, xp, outer, r, inner);
-            case MAX -> CudaReduce.forward(this, true, o, xp, outer, r, inner);
-            case SUMSQ -> {
-                int n = n32((long) outer * r * inner, "sumsq");
-                try (Temp sq = temp(n)) {
-                    CudaElementwise.unaryForward(this, sq.ptr(), xp, n, UnaryOp.SQUARE.ordinal());
-                    CudaReduce.forward(this, false, o, sq.ptr(), outer, r, inner);
-                }
-            }
+        if (op == ReduceOp.SUMSQ && outer == 1 && inner == 1) {
+            // One global sum (the gradient norm): many blocks adding into out[0] rather than one block for all of x.
+            CudaDriver.cuMemsetD32Async(o, 0, 1, stream());
+            CudaReduce.sumsq(this, o, xp, r);
+        } else {
+            CudaReduce.forward(this, op, o, xp, outer, r, inner);
         }
     }
 
@@ -417,35 +401,18 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void ancestralStep(Tensor out, Tensor xt, Tensor eps, Tensor z, Tensor coef, int n, int d, boolean clip) {
-        // coef (n, 5) row-major -> (5, n) so each coefficient is a contiguous per-sample array for the kernel.
-        try (Temp cols = temp(5L * n); Temp zeros = z == null ? filled(n32((long) n * d, "ancestral step"), 0f) : null) {
-            int[] shape = {5, n};
-            long[] dst = {n, 1};
-            CudaElementwise.copyForward(this, cols.ptr(), base(coef), Strides6.of(shape, new long[] {1, 5}, coef.offset(), dst, 0, dst), 5 * n);
-            long c = cols.ptr(), col = 4L * n;
-            CudaDiffusion.ancestralStep(this, dense(out, "ancestral output"), dense(xt, "x_t"), dense(eps, "epsTheta"),
-                    z == null ? zeros.ptr() : dense(z, "z"), c, c + col, c + 2 * col, c + 3 * col, c + 4 * col, clip, n, d);
-        }
+        // coef (n, 5) rows go to the kernel as they are; a null z means no noise term.
+        CudaDiffusion.ancestralStep(this, dense(out, "ancestral output"), dense(xt, "x_t"), dense(eps, "epsTheta"),
+                z == null ? 0L : dense(z, "z"), dense(coef, "ancestral coef"), clip, n, d);
     }
 
     @Override
     public void adamUpdate(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor gradScale,
                            float lr, float beta1, float beta2, float eps, float bc1, float bc2) {
         int n = n32(param.numel(), "adam");
-        long g = dense(grad, "adam grad");
-        if (gradScale == null) {
-            CudaOptim.adam(this, dense(param, "adam param"), g, dense(m, "adam m"), dense(v, "adam v"), lr, beta1, beta2, eps, bc1, bc2, 1f, 0f, n);
-            return;
-        }
-        // The kernel takes the scale by value; it lives on the device, so scale the gradient first (no host read).
-        try (Temp scaled = temp(n)) {
-            int[] shape = {n};
-            long[] one = {1};
-            CudaElementwise.binaryForward(this, scaled.ptr(), g, dense(gradScale, "adam gradScale"),
-                    Strides6.of(shape, one, 0, new long[] {0}, 0, one), n, BinaryOp.MUL.ordinal());
-            CudaOptim.adam(this, dense(param, "adam param"), scaled.ptr(), dense(m, "adam m"), dense(v, "adam v"),
-                    lr, beta1, beta2, eps, bc1, bc2, 1f, 0f, n);
-        }
+        long p = dense(param, "adam param"), g = dense(grad, "adam grad"), mp = dense(m, "adam m"), vp = dense(v, "adam v");
+        if (gradScale == null) CudaOptim.adam(this, p, g, mp, vp, lr, beta1, beta2, eps, bc1, bc2, 1f, 0f, n);
+        else CudaOptim.adamScaled(this, p, g, mp, vp, dense(gradScale, "adam gradScale"), lr, beta1, beta2, eps, bc1, bc2, n);
     }
 
     @Override

@@ -5,6 +5,7 @@
 package ddpm4j.kernels.cuda;
 
 import ddpm4j.core.Backend.ConvGeom;
+import ddpm4j.core.Backend.ReduceOp;
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.Map;
@@ -108,8 +109,8 @@ final class CudaConv2d implements AutoCloseable {
         if (dbias != 0) {
             // 1. per (n, k): sum over ho*wo   2. per k: sum over n
             try (CudaBackend.Temp perSample = be.temp((long) g.n() * g.k())) {
-                CudaReduce.forward(be, false, perSample.ptr(), dy, g.n() * g.k(), g.ho() * g.wo(), 1);
-                CudaReduce.forward(be, false, dbias, perSample.ptr(), 1, g.n(), g.k());
+                CudaReduce.forward(be, ReduceOp.SUM, perSample.ptr(), dy, g.n() * g.k(), g.ho() * g.wo(), 1);
+                CudaReduce.forward(be, ReduceOp.SUM, dbias, perSample.ptr(), 1, g.n(), g.k());
             }
         }
     }

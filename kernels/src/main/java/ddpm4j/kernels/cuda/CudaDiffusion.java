@@ -14,11 +14,13 @@ final class CudaDiffusion {
         be.kernel(FILE, "q_sample_forward").launch(be.stream(), CudaKernel.gridFor(total), 1, 256, 1, 0, xt, x0, eps, a, b, n, d);
     }
 
-    /** x0 = c1 xt - c2 eps (clipped if asked); out = coef1 x0 + coef2 xt + sigma z. */
-    static void ancestralStep(CudaBackend be, long out, long xt, long eps, long z, long c1, long c2, long coef1, long coef2,
-                              long sigma, boolean clip, int n, int d) {
+    /**
+     * With per-sample rows coef[n,:] = (c1, c2, coef1, coef2, sigma): x0 = c1 xt - c2 eps (clipped if asked);
+     * out = coef1 x0 + coef2 xt + sigma z, without the noise term when z is 0 (null).
+     */
+    static void ancestralStep(CudaBackend be, long out, long xt, long eps, long z, long coef, boolean clip, int n, int d) {
         long total = (long) n * d;
-        be.kernel(FILE, "ancestral_step_forward").launch(be.stream(), CudaKernel.gridFor(total), 1, 256, 1, 0,
-                out, xt, eps, z, c1, c2, coef1, coef2, sigma, clip ? 1 : 0, n, d);
+        be.kernel(FILE, "ancestral_step_forward_coef").launch(be.stream(), CudaKernel.gridFor(total), 1, 256, 1, 0,
+                out, xt, eps, z, coef, clip ? 1 : 0, n, d);
     }
 }

@@ -94,10 +94,13 @@ class CudaBackendTest {
     void reductionsAndSoftmax() {
         for (ReduceOp op : ReduceOp.values()) {
             same(op.name(), 1e-5, 1e-5, be -> {
-                Tensor x = Rand.normal(be, 7, 5, 33, 7), out = empty(be, 5, 7), all = empty(be, 1);
+                Tensor x = Rand.normal(be, 7, 5, 33, 7), out = empty(be, 5, 7), all = empty(be, 1), rows = empty(be, 35);
+                Tensor big = Rand.normal(be, 70, 70001), bigAll = empty(be, 1);   // > 256 blocks: the many-block sum of squares
                 be.reduce(op, out, x, 5, 33, 7);
                 be.reduce(op, all, x, 1, 5 * 33 * 7, 1);
-                return new Tensor[] {out, all};
+                be.reduce(op, rows, x, 35, 33, 1);
+                be.reduce(op, bigAll, big, 1, 70001, 1);
+                return new Tensor[] {out, all, rows, bigAll};
             });
         }
         same("softmax", 1e-6, 1e-5, be -> {
@@ -206,12 +209,19 @@ class CudaBackendTest {
                 Tensor xt = empty(be, n, d), prev = empty(be, n, d);
                 be.qSample(xt, x0, eps, a, b, n, d);
                 be.ancestralStep(prev, xt, eps, z, coef, n, d, clip);
-                return new Tensor[] {xt, prev};
+                // The last step: CUDA takes a null z as "no noise" (the reference needs zeros), and a sample whose
+                // sigma is 0 beside ones whose sigma is not.
+                Tensor last = empty(be, n, d), sigma0 = empty(be, n, d), coef0 = coef.mul(
+                        Tensor.of(be, new float[] {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1}, n, 5));
+                be.ancestralStep(last, xt, eps, be instanceof CudaBackend ? null : Tensor.zeros(be, n, d), coef, n, d, clip);
+                be.ancestralStep(sigma0, xt, eps, z, coef0, n, d, clip);
+                return new Tensor[] {xt, prev, last, sigma0};
             });
         same("adam/ema", 1e-6, 1e-5, be -> {
             Tensor p = Rand.normal(be, 35, 1000), g = Rand.normal(be, 36, 1000), m = Rand.normal(be, 37, 1000);
             Tensor v = positive(be, 38, 1000), scale = Tensor.of(be, new float[] {0.5f}, 1), shadow = Rand.normal(be, 39, 1000);
             be.adamUpdate(p, g, m, v, scale, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.19f, 0.002f);
+            be.adamUpdate(p, g, m, v, null, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.271f, 0.003f);   // unclipped second step
             be.emaUpdate(shadow, p, 0.9999f);
             return new Tensor[] {p, m, v, shadow};
         });

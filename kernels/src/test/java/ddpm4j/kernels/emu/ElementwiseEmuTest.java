@@ -61,7 +61,7 @@ class ElementwiseEmuTest {
 
     static final DoubleBinaryOperator[] BINARY = {
         Double::sum, (a, b) -> a - b, (a, b) -> a * b, (a, b) -> a / b, (a, b) -> a == b ? 1 : 0, Math::max,
-        (a, b) -> a > b ? 1 : 0};
+        (a, b) -> a > b ? 1 : 0, Math::min};
 
     /** out = a op b over `shape`, with a read through strides sa (+offset oa) and b through sb (+ob). */
     static void checkBinary(EmuKernels k, int[] shape, float[] a, int[] sa, int oa, float[] b, int[] sb, int ob) {

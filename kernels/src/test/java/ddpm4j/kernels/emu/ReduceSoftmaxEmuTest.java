@@ -18,17 +18,19 @@ class ReduceSoftmaxEmuTest {
             for (int[] v : VIEWS) {
                 int outer = v[0], r = v[1], inner = v[2], n = outer * r * inner;
                 float[] x = Check.uniform(31 + n, n, -2, 2);
-                double[] sum = new double[outer * inner], max = new double[outer * inner];
+                double[] sum = new double[outer * inner], max = new double[outer * inner], sq = new double[outer * inner];
                 for (int o = 0; o < outer; o++)
                     for (int i = 0; i < inner; i++) {
-                        double s = 0, m = Double.NEGATIVE_INFINITY;
+                        double s = 0, m = Double.NEGATIVE_INFINITY, q = 0;
                         for (int j = 0; j < r; j++) {
                             float e = x[(o * r + j) * inner + i];
                             s += e;
                             m = Math.max(m, e);
+                            q += (double) e * e;
                         }
                         sum[o * inner + i] = s;
                         max[o * inner + i] = m;
+                        sq[o * inner + i] = q;
                     }
                 var xs = k.floats(x);
                 Dim3 grid = Dim3.of((inner + 31) / 32, Math.min(outer, 65535)), block = Dim3.of(32, 8);
@@ -38,6 +40,9 @@ class ReduceSoftmaxEmuTest {
                         1e-5 * Math.sqrt(r), 1e-5);
                 k.launch("max_forward", grid, block, 0, out, xs, outer, r, inner);
                 Check.close("max over " + java.util.Arrays.toString(v), max, EmuKernels.read(out, outer * inner), 0, 0);
+                k.launch("sumsq_forward_axis", grid, block, 0, out, xs, outer, r, inner);
+                Check.close("sum of squares over " + java.util.Arrays.toString(v), sq, EmuKernels.read(out, outer * inner),
+                        1e-5 * Math.sqrt(r), 1e-5);
                 if (outer > 4) {   // fewer blocks than rows: the grid-stride loop over outer
                     var out2 = k.poisoned(outer * inner);
                     k.launch("sum_forward", Dim3.of(grid.x(), 3), block, 0, out2, xs, outer, r, inner);
