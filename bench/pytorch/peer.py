@@ -260,7 +260,8 @@ def rss_child(name):
         x = w.noise()
         for t in (999, 998, 997):
             x = w.sample_step(x, t)
-    print(json.dumps({"workload": name, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"workload": name, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "parameters": sum(p.numel() for p in w.model.parameters())}))
 
 
 def peak_rss(args):

@@ -132,7 +132,7 @@ public final class EndToEnd {
             for (String line : Files.readAllLines(Path.of("/proc/self/status")))
                 if (line.startsWith("VmHWM:")) hwmKb = Long.parseLong(line.replaceAll("[^0-9]", ""));
             System.out.println(Json.writeCompact(Map.of("workload", name, "peak_rss_mib", hwmKb / 1024.0,
-                    "peak_tensor_mib", be.peakBytes() / 1048576.0)));
+                    "peak_tensor_mib", be.peakBytes() / 1048576.0, "parameters", w.parameterCount())));
         }
     }
 

@@ -224,19 +224,23 @@ public final class Report {
     private void memory(StringBuilder md, Object pj, Object e2e) {
         if (e2e == null) return;
         Map<String, Double> theirs = new LinkedHashMap<>();
-        if (pj != null) for (Object o : list(map(pj).get("peak_rss")))
+        Map<String, Object> theirParams = new LinkedHashMap<>();
+        if (pj != null) for (Object o : list(map(pj).get("peak_rss"))) {
             theirs.put(str(map(o).get("workload")), num(map(o).get("peak_rss_mib")));
+            theirParams.put(str(map(o).get("workload")), map(o).get("parameters"));
+        }
         md.append("## Peak resident memory (issue 6)\n\n")
           .append("Each workload in a fresh process (3 training steps or 3 sampling steps): Linux VmHWM / ru_maxrss. The ddpm4j ")
           .append("process is a JVM (`-XX:+UseParallelGC`, default heap limits) whose RSS includes the Java heap and JIT; the ")
           .append("tensor column is the backend pool's peak of live tensor memory.\n\n");
-        md.append("| workload | ddpm4j peak RSS MiB | ddpm4j peak tensors MiB | PyTorch peak RSS MiB | ddpm4j / PyTorch |\n|---|---|---|---|---|\n");
+        md.append("| workload | parameters (ddpm4j / PyTorch) | ddpm4j peak RSS MiB | ddpm4j peak tensors MiB | PyTorch peak RSS MiB | ddpm4j / PyTorch |\n|---|---|---|---|---|---|\n");
         for (Object o : list(map(e2e).get("peak_rss"))) {
             Map<String, Object> r = map(o);
             String w = str(r.get("workload"));
             double mine = num(r.get("peak_rss_mib"));
             Double t = theirs.get(w);
-            md.append("| ").append(w).append(" | ").append(f(mine)).append(" | ").append(f(num(r.get("peak_tensor_mib"))))
+            md.append("| ").append(w).append(" | ").append(r.get("parameters")).append(" / ").append(theirParams.getOrDefault(w, "–"))
+              .append(" | ").append(f(mine)).append(" | ").append(f(num(r.get("peak_tensor_mib"))))
               .append(" | ").append(t == null ? "–" : f(t)).append(" | ")
               .append(t == null ? "–" : String.format(Locale.ROOT, "%.2f", mine / t)).append(" |\n");
         }
