@@ -15,16 +15,16 @@ import torch
 import torch.nn.functional as F
 
 
-def timed(fn, reps, warmup, budget_s):
+def timed(fn, reps, warmup, budget_s, clock=time.perf_counter):
     """Runs fn warmup times, then up to reps times (stopping early past budget_s); returns the times in ms."""
     for _ in range(warmup):
         fn()
     times = []
     start = time.perf_counter()
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append((time.perf_counter() - t0) * 1e3)
+        times.append((clock() - t0) * 1e3)
         if time.perf_counter() - start > budget_s and len(times) >= 3:
             break
     return times
@@ -138,6 +138,8 @@ def main():
     ap.add_argument("--budget", type=float, default=2.0, help="seconds per op before stopping early (default 2)")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     ap.add_argument("--only", default="", help="run only ops whose name contains this")
+    ap.add_argument("--cputime", action="store_true",
+                    help="time with the thread's CPU clock (use with --threads 1 on a loaded machine)")
     args = ap.parse_args()
 
     torch.manual_seed(0)
@@ -147,7 +149,7 @@ def main():
         for name, shape, flops, nbytes, fn in family():
             if args.only and args.only not in name:
                 continue
-            ms = timed(fn, args.reps, args.warmup, args.budget)
+            ms = timed(fn, args.reps, args.warmup, args.budget, time.thread_time if args.cputime else time.perf_counter)
             lo, med = min(ms), statistics.median(ms)
             r = {"op": name, "shape": shape, "reps": len(ms), "min_ms": round(lo, 4), "median_ms": round(med, 4)}
             if flops:
@@ -157,7 +159,7 @@ def main():
             results.append(r)
             print(f"{name:44s} min {lo:9.3f} ms  median {med:9.3f} ms", file=sys.stderr)
     env = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS")}
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available(),
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "clock": "thread_cpu" if args.cputime else "wall", "mkldnn": torch.backends.mkldnn.is_available(),
                       "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "env": env,
                       "results": results}, indent=1))
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tiled transposing copy: out contiguous, x a view whose unit-stride axis is not the last (e.g. (N, C, HW) seen as
-// (N, HW, C) for attention). Tiles of L x L values go through a small array, so both sides move whole vectors.
+// (N, HW, C) for attention). Tiles of L x L values are transposed in a small array, so both sides move whole vectors.
 package ddpm4j.core.cpu;
 
 import ddpm4j.core.Tensor;
@@ -13,12 +13,6 @@ import static ddpm4j.core.cpu.CpuMem.S;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 final class CpuTranspose {
-    /** Gather map: lane j reads tile[j * L + i] for a fixed i (column i of the staged tile). */
-    private static final int[] COLUMN = new int[L];
-    static {
-        for (int j = 0; j < L; j++) COLUMN[j] = j * L;
-    }
-
     private CpuTranspose() {}
 
     /** Copies x into out if x is a transposed view of the kind above; false (nothing done) otherwise. */
@@ -48,7 +42,7 @@ final class CpuTranspose {
         int rowTiles = (rows + L - 1) / L;
         long tiles = outer * rowTiles;
         Parallel.forRange(Math.toIntExact(tiles), Math.max(1, CpuMem.grain(tiles * L * cols) / (L * cols)), (w, lo, hi) -> {
-            float[] tile = CpuMem.scratch(2, L * L);
+            float[] tile = CpuMem.scratch(2, 2 * L * L);
             for (int t = lo; t < hi; t++) {
                 long rem = t / rowTiles, ob = o0, xb = x0;
                 for (int i = outerDims.length - 1; i >= 0; i--) {
@@ -75,9 +69,11 @@ final class CpuTranspose {
                 for (int jj = 0; jj < L; jj++) {
                     FloatVector.fromMemorySegment(S, a, (xb + i0 + (j0 + jj) * xsl) * 4, LE).intoArray(tile, jj * L);
                 }
-                // 2. emit: out row i0 + ii gathers column ii of the tile
+                // 2. transpose in the array (scalar moves within L1 beat vector gathers here), 3. emit whole rows
+                for (int ii = 0; ii < L; ii++)
+                    for (int jj = 0; jj < L; jj++) tile[L * L + ii * L + jj] = tile[jj * L + ii];
                 for (int ii = 0; ii < L; ii++) {
-                    FloatVector.fromArray(S, tile, ii, COLUMN, 0).intoMemorySegment(o, (ob + (i0 + ii) * osd + j0) * 4, LE);
+                    FloatVector.fromArray(S, tile, L * L + ii * L).intoMemorySegment(o, (ob + (i0 + ii) * osd + j0) * 4, LE);
                 }
             }
         }

@@ -63,23 +63,33 @@ public final class CpuOpsPerf {
     static Tensor attnBlock(Tensor x, Tensor nw, Tensor nb, Tensor qkvW, Tensor qkvB, Tensor projW, Tensor projB) {
         int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
         Tensor qkv = x.groupNorm(32, nw, nb, 1e-6f, false).conv2d(qkvW, qkvB, 1, 0).reshape(n, 3, c, h * w);
-        Tensor q = qkv.slice(1, 0, 1).reshape(n, c, h * w).transpose(1, 2);
-        Tensor k = qkv.slice(1, 1, 2).reshape(n, c, h * w).transpose(1, 2);
-        Tensor v = qkv.slice(1, 2, 3).reshape(n, c, h * w).transpose(1, 2);
+        // (n, 1, c, hw) slice -> (n, 1, hw, c): one transposing copy each, then free reshapes
+        Tensor q = qkv.slice(1, 0, 1).transpose(2, 3).contiguous().reshape(n, h * w, c);
+        Tensor k = qkv.slice(1, 1, 2).transpose(2, 3).contiguous().reshape(n, h * w, c);
+        Tensor v = qkv.slice(1, 2, 3).transpose(2, 3).contiguous().reshape(n, h * w, c);
         Tensor a = Ops.attention(q, k, v, (float) (1 / Math.sqrt(c))).transpose(1, 2).reshape(n, c, h, w);
         return x.add(a.conv2d(projW, projB, 1, 0));
     }
 
+    // -Dcputime=true: thread CPU time instead of wall time (with -Dddpm4j.threads=1 on a shared, loaded machine,
+    // the closer measure of the work itself; compare with bench/pytorch/peer_ops.py --cputime).
+    private static final boolean CPU_TIME = Boolean.getBoolean("cputime");
+    private static final java.lang.management.ThreadMXBean MX = java.lang.management.ManagementFactory.getThreadMXBean();
+
+    private static long now() {
+        return CPU_TIME ? MX.getCurrentThreadCpuTime() : System.nanoTime();
+    }
+
     private static void time(String name, String only, Runnable r) {
         if (!name.contains(only)) return;
-        for (int i = 0; i < 5; i++) try (Scope s = Scope.open()) { r.run(); }
+        for (int i = 0; i < Integer.getInteger("warmup", 5); i++) try (Scope s = Scope.open()) { r.run(); }
         double[] ms = new double[30];
         long budget = System.nanoTime() + 3_000_000_000L;
         int reps = 0;
         while (reps < ms.length && (reps < 5 || System.nanoTime() < budget)) {
-            long t0 = System.nanoTime();
+            long t0 = now();
             try (Scope s = Scope.open()) { r.run(); }
-            ms[reps++] = (System.nanoTime() - t0) / 1e6;
+            ms[reps++] = (now() - t0) / 1e6;
         }
         double[] t = Arrays.copyOf(ms, reps);
         Arrays.sort(t);
