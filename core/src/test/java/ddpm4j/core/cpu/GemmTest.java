@@ -16,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class GemmTest {
 
@@ -80,8 +81,9 @@ class GemmTest {
 
     @Test
     void openBlasLoadsOnLinuxX64() {
-        if (!System.getProperty("os.name").toLowerCase().contains("linux")
-                || !System.getProperty("os.arch").equals("amd64")) return;
+        assumeTrue(System.getProperty("os.name").toLowerCase().contains("linux")
+                && System.getProperty("os.arch").equals("amd64"), "OpenBLAS is bundled for linux-x86_64 only");
+        assumeTrue(Boolean.parseBoolean(System.getProperty("ddpm4j.openblas", "true")), "disabled by -Dddpm4j.openblas=false");
         assertTrue(OpenBlas.available(), () -> "OpenBLAS did not load: " + OpenBlas.error());
         assertEquals(Gemm.Impl.OPENBLAS, Gemm.impl());
         assertTrue(OpenBlas.config().contains("OpenBLAS"), OpenBlas.config());
