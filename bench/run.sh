@@ -62,8 +62,16 @@ JFLAGS="--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -X
 } > "$OUT/machine.txt"
 
 JMH_ARGS=(-rf json -rff "$OUT/jmh.json")
+# shellcheck disable=SC2086
+if CUDA_DESC=$("$JAVA" $JFLAGS -cp "$JAR" ddpm4j.bench.EndToEnd --probe cuda 2>/dev/null); then
+  log "CUDA backend present ($CUDA_DESC): JMH runs every benchmark on cpu and cuda"
+  JMH_ARGS+=(-p backend=cpu,cuda)
+  echo "cuda: $CUDA_DESC" >> "$OUT/machine.txt"
+else
+  echo "cuda: not available here ($CUDA_DESC)" >> "$OUT/machine.txt"
+fi
 if [ $QUICK = 1 ]; then
-  JMH_ARGS+=(-f 1 -wi 0 -i 1 -w 200ms -r 200ms -p n=512 -p p=1048576 -p shape=16x3072,16x128x16 -p silu=true)
+  JMH_ARGS+=(-f 1 -wi 1 -i 1 -w 200ms -r 200ms -p n=512 -p p=1048576)
 fi
 log "JMH suite (bench/target/results/jmh.log)"
 # shellcheck disable=SC2086

@@ -4,7 +4,7 @@
 # (scripts/golden/unet_model.py, diffusers' UNet2DModel in plain PyTorch) forward / forward+backward, the training step
 # (Alg. 1 with clipping, Adam, EMA), the ancestral sampling step (Alg. 2), the fused-kernel compositions (q_sample,
 # ancestral update, Adam, EMA), DDIM-50 and 1000-step sampling of 16 images, and the peak RSS of each end-to-end
-# workload (one fresh subprocess each). Pairs with bench/src/main/java/ddpm4j/bench/*Bench.java and EndToEnd.java.
+# workload (one fresh subprocess each, VmHWM). Pairs with bench/src/main/java/ddpm4j/bench/*Bench.java and EndToEnd.java.
 """Run: /usr/bin/python3 bench/pytorch/peer.py [--quick] [--only SUBSTR] [--full-sampling] > peer.json
 
 Best setting on this machine (TOOLCHAIN.md): torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1, and OPENBLAS_CORETYPE /
@@ -14,7 +14,6 @@ import json
 import math
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -260,7 +259,10 @@ def rss_child(name):
         x = w.noise()
         for t in (999, 998, 997):
             x = w.sample_step(x, t)
-    print(json.dumps({"workload": name, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork + exec, so a child of a big parent would report the parent's
+    with open("/proc/self/status") as f:
+        hwm_kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    print(json.dumps({"workload": name, "peak_rss_mib": hwm_kb / 1024,
                       "parameters": sum(p.numel() for p in w.model.parameters())}))
 
 

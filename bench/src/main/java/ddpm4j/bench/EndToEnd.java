@@ -37,6 +37,7 @@ public final class EndToEnd {
                 case "--quick" -> quick = true;
                 case "--full-sampling" -> full = true;
                 case "--rss-child" -> { rssChild(args[++i], backend); return; }
+                case "--probe" -> { probe(args[++i]); return; }
                 default -> throw new IllegalArgumentException("EndToEnd: unknown argument '" + args[i]
                         + "'; expected --out FILE, --backend NAME, --only SUBSTR, --ddpm-steps K, --budget SECONDS, --profile-steps K, --quick, --full-sampling");
             }
@@ -96,6 +97,16 @@ public final class EndToEnd {
         double ms = (System.nanoTime() - t0) / 1e6 * total / done;
         System.err.printf("%s: %.0f ms (%d of %d steps run)%n", op, ms, done, total);
         return Map.of("op", op, "steps", total, "steps_run", done, "ms", ms, "images_per_s", 16e3 / ms, "extrapolated", done != total);
+    }
+
+    /** Exits 0 when the named backend can run here (bench/run.sh adds "cuda" to the JMH backends then), else 3. */
+    static void probe(String name) {
+        try {
+            System.out.println(BenchSupport.backend(name).describe());
+        } catch (RuntimeException e) {
+            System.out.println(e.getMessage());
+            System.exit(3);
+        }
     }
 
     /** Each workload in a fresh JVM with the launcher's flags, so VmHWM is that workload's peak alone. */

@@ -230,7 +230,7 @@ public final class Report {
             theirParams.put(str(map(o).get("workload")), map(o).get("parameters"));
         }
         md.append("## Peak resident memory (issue 6)\n\n")
-          .append("Each workload in a fresh process (3 training steps or 3 sampling steps): Linux VmHWM / ru_maxrss. The ddpm4j ")
+          .append("Each workload in a fresh process (3 training steps or 3 sampling steps): Linux VmHWM of that process. The ddpm4j ")
           .append("process is a JVM (`-XX:+UseParallelGC`, default heap limits) whose RSS includes the Java heap and JIT; the ")
           .append("tensor column is the backend pool's peak of live tensor memory.\n\n");
         md.append("| workload | parameters (ddpm4j / PyTorch) | ddpm4j peak RSS MiB | ddpm4j peak tensors MiB | PyTorch peak RSS MiB | ddpm4j / PyTorch |\n|---|---|---|---|---|---|\n");
