@@ -44,7 +44,14 @@ public final class Autograd {
                 Tensor[] in = node.inputs();
                 boolean[] needs = new boolean[in.length];
                 for (int j = 0; j < in.length; j++) needs[j] = in[j] != null && in[j].requiresGrad();
-                Tensor[] gIn = Derivatives.backward(node, t, gOut, needs);
+                Tensor[] gIn;
+                try {
+                    gIn = Derivatives.backward(node, t, gOut, needs);
+                } catch (Anomaly.NonFiniteException e) {
+                    // a composed derivative (e.g. sqrt's g / (2 out)) failed inside: say whose backward it was
+                    throw new Anomaly.NonFiniteException("anomaly: in backward of " + node.op() + ": "
+                            + e.getMessage().replaceFirst("^anomaly: ", ""));
+                }
                 for (int j = 0; j < in.length; j++) {
                     if (!needs[j] || gIn[j] == null) continue;
                     Tensor gj = gIn[j];
