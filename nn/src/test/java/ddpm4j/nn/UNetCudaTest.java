@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The small diffusers U-Net (golden checkpoint of UNetGoldenTest) on the CUDA backend: forward, loss and every
 // parameter gradient against PyTorch's values. Here it runs on the emulated driver + host-compiled kernels built by the
-// kernels module (kernels/target/emu); on a GPU machine, on the real driver when -Dddpm4j.cuda.driverPath is set empty.
+// kernels module (kernels/target/emu, named by surefire properties in nn/pom.xml); on a GPU machine, on the real driver
+// when -Dddpm4j.cuda.driverPath= (and the cublas/cudnn paths) are set empty.
 package ddpm4j.nn;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,7 +13,6 @@ import ddpm4j.core.Tensor;
 import ddpm4j.core.io.SafeTensors;
 import ddpm4j.kernels.cuda.Cuda;
 import ddpm4j.kernels.cuda.CudaBackend;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,15 +21,6 @@ import org.junit.jupiter.api.Test;
 class UNetCudaTest {
     /** Relative to each gradient's largest element, the same bound UNetGoldenTest holds the reference backend to. */
     static final double TOL = 1e-4;
-
-    static {
-        // Point the CUDA bindings at the emulation the kernels module built, unless the caller chose libraries.
-        Path emu = Path.of("..", "kernels", "target", "emu").toAbsolutePath().normalize();
-        String[][] libs = {{"ddpm4j.cuda.driverPath", "libddpm4j_emu_cuda.so"}, {"ddpm4j.cuda.cublasPath", "libddpm4j_emu_cublas.so"},
-                           {"ddpm4j.cuda.cudnnPath", "libddpm4j_emu_cudnn.so"}, {"ddpm4j.emu.kernels", "libddpm4j_cudaemu_kernels.so"}};
-        for (String[] l : libs)
-            if (System.getProperty(l[0]) == null && Files.exists(emu.resolve(l[1]))) System.setProperty(l[0], emu.resolve(l[1]).toString());
-    }
 
     @Test
     void smallUNetForwardAndGradientsOnCudaMatchPyTorch() throws Exception {

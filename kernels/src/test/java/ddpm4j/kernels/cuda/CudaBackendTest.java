@@ -259,6 +259,13 @@ class CudaBackendTest {
     }
 
     @Test
+    void autoNeverPicksTheEmulatedDriver() {
+        assumeTrue(CudaDriver.emulated(), "real driver: auto picks cuda");
+        assertEquals("cpu", ddpm4j.core.Backends.get("auto").name(), "the emulation is a test vehicle, slower than cpu");
+        assertTrue(ddpm4j.core.Backends.providers().stream().anyMatch(p -> p.name().equals("cuda") && p.available()));
+    }
+
+    @Test
     void describeNamesDeviceDriverAndImage() {
         String s = cuda.describe();
         assertTrue(s.contains("compute capability") && s.contains("driver") && s.contains("kernel image"), s);
