@@ -6,9 +6,11 @@
 set -euo pipefail
 usage() {
   cat <<'USAGE'
-usage: bench/run.sh [--quick] [--update-baseline] [--full-sampling] [--no-peer] [--jmh 'EXTRA JMH ARGS']
+usage: bench/run.sh [--quick] [--light] [--update-baseline] [--full-sampling] [--no-peer] [--jmh 'EXTRA JMH ARGS']
   --quick            smoke run (1 short iteration each, 5 sampling steps); writes bench/target/results/RESULTS-quick.md
                      instead of bench/RESULTS.md
+  --light            fewer repetitions of the U-Net-level benchmarks and 60 s sampling budgets (chosen by itself
+                     when the load average at the start exceeds the core count)
   --update-baseline  store this run's JMH minimum times as bench/baseline.json (after comparing with the old one)
   --full-sampling    run all 1000 ancestral steps on both sides (default: the first 100, scaled by 10)
   --no-peer          skip PyTorch
@@ -17,11 +19,12 @@ USAGE
 }
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ORIG_ARGS="$*"
-QUICK=0; UPDATE=0; FULL=0; PEER=1; JMH_EXTRA=""
+QUICK=0; LIGHT=0; UPDATE=0; FULL=0; PEER=1; JMH_EXTRA=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --update-baseline) UPDATE=1 ;;
+    --light) LIGHT=1 ;;
     --full-sampling) FULL=1 ;;
     --no-peer) PEER=0 ;;
     --jmh) JMH_EXTRA="$2"; shift ;;
@@ -46,6 +49,7 @@ if [ -z "${OMP_WAIT_POLICY:-}" ] && awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v
   export OMP_WAIT_POLICY=PASSIVE
   OMP_NOTE=" OMP_WAIT_POLICY=PASSIVE (the machine was loaded at the start; PyTorch's OpenMP threads lose 3-4x spinning)"
 fi
+if awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then LIGHT=1; fi
 
 log "building (mvn -pl bench -am install -DskipTests)"
 (cd "$ROOT" && mvn -B -q -pl bench -am install -DskipTests) >&2
@@ -59,9 +63,10 @@ JFLAGS="--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -X
   echo "os: $(uname -sr); java: $("$JAVA" -version 2>&1 | head -1)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "env for the run: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, OPENBLAS_NUM_THREADS=1${OMP_NOTE}"
+  [ $LIGHT = 1 ] && echo "light mode: U-Net-level JMH benchmarks 1 warm-up + 2 measured calls; sampling loops stop after 60 s"
 } > "$OUT/machine.txt"
 
-JMH_ARGS=(-rf json -rff "$OUT/jmh.json")
+JMH_ARGS=(-rf json)
 # shellcheck disable=SC2086
 if CUDA_DESC=$("$JAVA" $JFLAGS -cp "$JAR" ddpm4j.bench.EndToEnd --probe cuda 2>/dev/null); then
   log "CUDA backend present ($CUDA_DESC): JMH runs every benchmark on cpu and cuda"
@@ -70,17 +75,29 @@ if CUDA_DESC=$("$JAVA" $JFLAGS -cp "$JAR" ddpm4j.bench.EndToEnd --probe cuda 2>/
 else
   echo "cuda: not available here ($CUDA_DESC)" >> "$OUT/machine.txt"
 fi
+OPS='(Gemm|Conv2d|GroupNorm|Attention|QSample|AncestralStep|Adam)Bench'
+MODELS='(UNet|TrainStep|SampleStep)Bench'
+MODEL_ARGS=()
 if [ $QUICK = 1 ]; then
   JMH_ARGS+=(-f 1 -wi 1 -i 1 -w 200ms -r 200ms -p n=512 -p p=1048576)
+elif [ $LIGHT = 1 ]; then
+  # a U-Net step takes tens of seconds on a loaded machine; 1 warm-up + 2 measured calls keeps the run under an hour
+  MODEL_ARGS+=(-wi 1 -i 2)
 fi
-log "JMH suite (bench/target/results/jmh.log)"
+log "JMH suite, kernels and layers (bench/target/results/jmh-ops.log)"
 # shellcheck disable=SC2086
-"$JAVA" -jar "$JAR" "${JMH_ARGS[@]}" $JMH_EXTRA > "$OUT/jmh.log" 2>&1 || { tail -30 "$OUT/jmh.log" >&2; exit 1; }
+"$JAVA" -jar "$JAR" "$OPS" "${JMH_ARGS[@]}" -rff "$OUT/jmh-ops.json" $JMH_EXTRA > "$OUT/jmh-ops.log" 2>&1 \
+  || { tail -30 "$OUT/jmh-ops.log" >&2; exit 1; }
+log "JMH suite, U-Net and DDPM steps (bench/target/results/jmh-models.log)"
+# shellcheck disable=SC2086
+"$JAVA" -jar "$JAR" "$MODELS" "${JMH_ARGS[@]}" "${MODEL_ARGS[@]}" -rff "$OUT/jmh-models.json" $JMH_EXTRA > "$OUT/jmh-models.log" 2>&1 \
+  || { tail -30 "$OUT/jmh-models.log" >&2; exit 1; }
 
 E2E_ARGS=(--out "$OUT/e2e.json")
 PEER_ARGS=()
 [ $QUICK = 1 ] && { E2E_ARGS+=(--quick); PEER_ARGS+=(--quick); }
 [ $FULL = 1 ] && { E2E_ARGS+=(--full-sampling); PEER_ARGS+=(--full-sampling); }
+[ $LIGHT = 1 ] && [ $QUICK = 0 ] && { E2E_ARGS+=(--budget 60 --profile-steps 2); PEER_ARGS+=(--sampling-budget 60); }
 log "ddpm4j end-to-end: sampling runs, peak memory, profile (bench/target/results/e2e.log)"
 # shellcheck disable=SC2086
 "$JAVA" $JFLAGS -cp "$JAR" ddpm4j.bench.EndToEnd "${E2E_ARGS[@]}" 2> "$OUT/e2e.log" || { tail -30 "$OUT/e2e.log" >&2; exit 1; }
@@ -109,7 +126,7 @@ if awk -v l="$LOAD_END" -v n="$(nproc)" 'BEGIN { exit !(l > n + 0.5) }'; then
 fi
 MD="$ROOT/bench/RESULTS.md"; PNG="$ROOT/bench/ratios.png"
 if [ $QUICK = 1 ]; then MD="$OUT/RESULTS-quick.md"; PNG="$OUT/ratios-quick.png"; fi
-REPORT_ARGS=(--jmh "$OUT/jmh.json" --peer "$OUT/peer.json" --e2e "$OUT/e2e.json" --baseline "$ROOT/bench/baseline.json"
+REPORT_ARGS=(--jmh "$OUT/jmh-ops.json,$OUT/jmh-models.json" --peer "$OUT/peer.json" --e2e "$OUT/e2e.json" --baseline "$ROOT/bench/baseline.json"
              --md "$MD" --png "$PNG" --machine "$OUT/machine.txt" --command "bench/run.sh ${ORIG_ARGS}")
 [ $UPDATE = 1 ] && REPORT_ARGS+=(--update-baseline)
 "$JAVA" -Djava.awt.headless=true -cp "$JAR" ddpm4j.bench.Report "${REPORT_ARGS[@]}"

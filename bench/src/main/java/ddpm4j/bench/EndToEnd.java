@@ -128,13 +128,13 @@ public final class EndToEnd {
         return rows;
     }
 
-    /** Three training steps or three sampling steps, then this process's peak RSS and the backend's peak tensor bytes. */
+    /** Two training steps (the second reuses the first one's memory) or three sampling steps, then this process's peak RSS and the backend's peak tensor bytes. */
     static void rssChild(String name, String backend) throws IOException {
         Backend be = BenchSupport.backend(backend);
         String[] parts = name.split("_");
         int batch = Integer.parseInt(parts[2].substring(1));
         try (DdpmWorkload w = new DdpmWorkload(be, parts[1], batch, parts[0].equals("train"))) {
-            if (parts[0].equals("train")) for (int i = 0; i < 3; i++) w.trainStep();
+            if (parts[0].equals("train")) for (int i = 0; i < 2; i++) w.trainStep();
             else {
                 Tensor x = w.noise(3), y = w.emptySample();
                 for (int t = 999; t > 996; t--) { w.sampleStep(y, x, t); Tensor tmp = x; x = y; y = tmp; }
@@ -143,7 +143,8 @@ public final class EndToEnd {
             for (String line : Files.readAllLines(Path.of("/proc/self/status")))
                 if (line.startsWith("VmHWM:")) hwmKb = Long.parseLong(line.replaceAll("[^0-9]", ""));
             System.out.println(Json.writeCompact(Map.of("workload", name, "peak_rss_mib", hwmKb / 1024.0,
-                    "peak_tensor_mib", be.peakBytes() / 1048576.0, "parameters", w.parameterCount())));
+                    "peak_tensor_mib", be.peakBytes() / 1048576.0, "parameters", w.parameterCount(),
+                    "heap_committed_mib", Runtime.getRuntime().totalMemory() / 1048576.0)));
         }
     }
 
@@ -152,7 +153,6 @@ public final class EndToEnd {
         ProfilingBackend pb = new ProfilingBackend(inner);
         try (DdpmWorkload w = new DdpmWorkload(pb, cfg, batch, true)) {
             w.trainStep();   // warm-up: JIT, pool, first-touch
-            w.trainStep();
             pb.reset();
             long t0 = System.nanoTime();
             for (int i = 0; i < steps; i++) {

@@ -50,9 +50,15 @@ public final class Report {
     }
 
     private void run(Map<String, String> a) throws Exception {
-        Object jmh = read(a.get("jmh")), pj = read(a.get("peer")), e2e = read(a.get("e2e"));
-        if (jmh == null) throw new IllegalArgumentException("Report: JMH results '" + a.get("jmh") + "' not found");
-        for (Object o : list(jmh)) addJmh(map(o));
+        Object pj = read(a.get("peer")), e2e = read(a.get("e2e"));
+        int files = 0;
+        for (String f : a.getOrDefault("jmh", "").split(",")) {
+            Object jmh = read(f);
+            if (jmh == null) continue;
+            files++;
+            for (Object o : list(jmh)) addJmh(map(o));
+        }
+        if (files == 0) throw new IllegalArgumentException("Report: no JMH results found in '" + a.get("jmh") + "'");
         if (pj != null) for (Object o : list(map(pj).get("results"))) {
             Map<String, Object> r = map(o);
             peer.put(str(r.get("op")), new double[] {num(r.get("min_ms")), num(r.get("median_ms"))});
@@ -230,17 +236,19 @@ public final class Report {
             theirParams.put(str(map(o).get("workload")), map(o).get("parameters"));
         }
         md.append("## Peak resident memory (issue 6)\n\n")
-          .append("Each workload in a fresh process (3 training steps or 3 sampling steps): Linux VmHWM of that process. The ddpm4j ")
+          .append("Each workload in a fresh process (2 training steps or 3 sampling steps): Linux VmHWM of that process. The ddpm4j ")
           .append("process is a JVM (`-XX:+UseParallelGC`, default heap limits) whose RSS includes the Java heap and JIT; the ")
-          .append("tensor column is the backend pool's peak of live tensor memory.\n\n");
-        md.append("| workload | parameters (ddpm4j / PyTorch) | ddpm4j peak RSS MiB | ddpm4j peak tensors MiB | PyTorch peak RSS MiB | ddpm4j / PyTorch |\n|---|---|---|---|---|---|\n");
+          .append("tensor column is the backend pool's peak of live tensor memory (freed blocks it caches for reuse come on ")
+          .append("top), the heap column the Java heap committed at the end.\n\n");
+        md.append("| workload | parameters (ddpm4j / PyTorch) | ddpm4j peak RSS MiB | ddpm4j peak tensors MiB | ddpm4j Java heap MiB | PyTorch peak RSS MiB | ddpm4j / PyTorch |\n|---|---|---|---|---|---|---|\n");
         for (Object o : list(map(e2e).get("peak_rss"))) {
             Map<String, Object> r = map(o);
             String w = str(r.get("workload"));
             double mine = num(r.get("peak_rss_mib"));
             Double t = theirs.get(w);
             md.append("| ").append(w).append(" | ").append(r.get("parameters")).append(" / ").append(theirParams.getOrDefault(w, "–"))
-              .append(" | ").append(f(mine)).append(" | ").append(f(num(r.get("peak_tensor_mib"))))
+              .append(" | ").append(f(mine)).append(" | ").append(f(num(r.get("peak_tensor_mib")))).append(" | ")
+              .append(f(num(r.get("heap_committed_mib"))))
               .append(" | ").append(t == null ? "–" : f(t)).append(" | ")
               .append(t == null ? "–" : String.format(Locale.ROOT, "%.2f", mine / t)).append(" |\n");
         }
@@ -301,7 +309,7 @@ public final class Report {
             double step = num(p.get("step_ms"));
             md.append("## Profile of one training step: ").append(p.get("workload")).append("\n\n")
               .append("ProfilingBackend times every backend call (with sync) over ").append(p.get("steps"))
-              .append(" steps after two warm-up steps; \"optimizer\" is everything after backward (clipping, Adam, EMA, zeroing the ")
+              .append(" steps after one warm-up step; \"optimizer\" is everything after backward (clipping, Adam, EMA, zeroing the ")
               .append("gradients); \"java\" is the time no backend call accounts for (autograd bookkeeping, graph, host code). ")
               .append("Step: ").append(f(step)).append(" ms (the wrapper's timing adds a little per call).\n\n");
             md.append("| family | ms per step | % of step | calls per step |\n|---|---|---|---|\n");

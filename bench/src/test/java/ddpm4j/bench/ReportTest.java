@@ -56,7 +56,7 @@ class ReportTest {
         // fused q_sample: 12 * 64 * 262144 B / 6 ms = 33.6 GB/s (88% of 38); unfused 4x slower
         assertTrue(md.contains("| qsample_64x262144 | 6.00 | 33.6 | 88% | 24.0 | 4.00x |"), md);
         assertTrue(md.contains("| ddim50_mnist_b16 | 4.00 (50) | 8.00 (50) | 4.00 | 2.00 | **2.00x** |"), md);
-        assertTrue(md.contains("| train_cifar10_b8 | 35746307 / 35746307 | 1500 | 900 | 2000 | 0.75 |"), md);
+        assertTrue(md.contains("| train_cifar10_b8 | 35746307 / 35746307 | 1500 | 900 | – | 2000 | 0.75 |"), md);
         assertTrue(md.contains("| conv | 700 | 70.0% | 100 |"), md);
         assertTrue(md.contains("No baseline stored yet"), md);
     }
