@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The `ddpm` command line (picocli): train, sample, progressive, interpolate, bpd, info, data, eps. Bad input ends with
+// The `ddpm` command line (picocli): train, sample, progressive, interpolate, bpd, info, data, eps, classifier, eval. Bad input ends with
 // one clear sentence on stderr and a non-zero exit code (2 for usage errors, 1 for everything else).
 package ddpm4j.diffusion.cli;
 
@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 @Command(name = "ddpm", mixinStandardHelpOptions = true, version = "ddpm4j 0.1.0",
         description = "Denoising diffusion probabilistic models (Ho et al. 2020) in Java: train, sample, measure.",
         subcommands = {TrainCommand.class, SampleCommand.class, ProgressiveCommand.class, InterpolateCommand.class,
-                BpdCommand.class, InfoCommand.class, DataCommand.class, EpsCmd.class, CommandLine.HelpCommand.class})
+                BpdCommand.class, InfoCommand.class, DataCommand.class, EpsCmd.class, EvalCommands.Train.class, EvalCommands.Measure.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
