@@ -134,7 +134,21 @@ public final class CudaBackend implements Backend {
 
     @Override public void sync() { CudaDriver.cuStreamSynchronize(stream()); }
 
-    @Override public String describe() { return Cuda.describe(device, modules.imageKinds()) + "; memory " + pool.stats(); }
+    /**
+     * Device, driver, compute capability, the kernel image the driver runs and the modules loaded from it, memory.
+     * Loads elementwise.cu's module if none is loaded yet, so the image named is one the driver accepted (a JIT
+     * failure shows here with its log).
+     */
+    @Override
+    public String describe() {
+        String load = "";
+        try {
+            if (modules.imageKinds().isEmpty()) kernel("elementwise", "fill_forward");
+        } catch (CudaException e) {
+            load = "; kernel module failed to load: " + e.getMessage();
+        }
+        return Cuda.describe(device, modules.imageKinds()) + load + "; memory " + pool.stats();
+    }
 
     @Override public long liveBytes() { return pool.liveBytes(); }
 
