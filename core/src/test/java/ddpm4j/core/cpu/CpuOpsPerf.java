@@ -29,6 +29,7 @@ public final class CpuOpsPerf {
             time("conv3x3_" + tag + "_fwdbwd", only, () -> {
                 Tensor xr = x.detach().requiresGrad(true), wr = w.detach().requiresGrad(true), br = b.detach().requiresGrad(true);
                 xr.conv2d(wr, br, 1, 1).backward(g);
+                closeGrads(xr, wr, br);
             });
         }
         for (int[] s : new int[][]{{16, 128, 16}, {16, 64, 32}}) {
@@ -41,6 +42,7 @@ public final class CpuOpsPerf {
                 time(tag + "_fwdbwd", only, () -> {
                     Tensor xr = x.detach().requiresGrad(true), wr = gw.detach().requiresGrad(true), br = gb.detach().requiresGrad(true);
                     xr.groupNorm(32, wr, br, 1e-5f, silu).backward(g);
+                    closeGrads(xr, wr, br);
                 });
             }
         }
@@ -56,7 +58,13 @@ public final class CpuOpsPerf {
             Tensor[] p = {x, nw, nb, qkvW, qkvB, projW, projB};
             for (int i = 0; i < p.length; i++) p[i] = p[i].detach().requiresGrad(true);
             attnBlock(p[0], p[1], p[2], p[3], p[4], p[5], p[6]).backward(g);
+            closeGrads(p);
         });
+    }
+
+    // Gradients outlive scopes (they are read after backward); free them here so the pool reuses their memory.
+    private static void closeGrads(Tensor... ts) {
+        for (Tensor t : ts) if (t.grad() != null) t.grad().close();
     }
 
     // The DDPM attention block: GroupNorm(32), 1x1 q/k/v, softmax(q k^T / sqrt(C)) v over positions, 1x1 proj, residual.
@@ -82,7 +90,12 @@ public final class CpuOpsPerf {
 
     private static void time(String name, String only, Runnable r) {
         if (!name.contains(only)) return;
-        for (int i = 0; i < Integer.getInteger("warmup", 5); i++) try (Scope s = Scope.open()) { r.run(); }
+        // warm-up until the JIT has compiled the hot paths: at least 5 runs and 2 s (or -Dwarmup=N runs)
+        long warmEnd = System.nanoTime() + 2_000_000_000L;
+        for (int i = 0; i < Integer.getInteger("warmup", 5) || (System.getProperty("warmup") == null
+                && System.nanoTime() < warmEnd && i < 2000); i++) {
+            try (Scope s = Scope.open()) { r.run(); }
+        }
         double[] ms = new double[30];
         long budget = System.nanoTime() + 3_000_000_000L;
         int reps = 0;
