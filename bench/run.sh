@@ -9,7 +9,7 @@ usage() {
 usage: bench/run.sh [--quick] [--light] [--update-baseline] [--full-sampling] [--no-peer] [--jmh 'EXTRA JMH ARGS']
   --quick            smoke run (1 short iteration each, 5 sampling steps); writes bench/target/results/RESULTS-quick.md
                      instead of bench/RESULTS.md
-  --light            fewer repetitions of the U-Net-level benchmarks and 60 s sampling budgets (chosen by itself
+  --light            fewer repetitions of the U-Net-level benchmarks and 30 s sampling budgets (chosen by itself
                      when the load average at the start exceeds the core count)
   --update-baseline  store this run's JMH minimum times as bench/baseline.json (after comparing with the old one)
   --full-sampling    run all 1000 ancestral steps on both sides (default: the first 100, scaled by 10)
@@ -63,7 +63,7 @@ JFLAGS="--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -X
   echo "os: $(uname -sr); java: $("$JAVA" -version 2>&1 | head -1)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "env for the run: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, OPENBLAS_NUM_THREADS=1${OMP_NOTE}"
-  [ $LIGHT = 1 ] && echo "light mode: U-Net-level JMH benchmarks 1 warm-up + 2 measured calls; sampling loops stop after 60 s"
+  [ $LIGHT = 1 ] && echo "light mode (loaded machine): U-Net-level benchmarks 1 warm-up + 2 measured calls on both sides; sampling loops stop after 30 s (3 steps at least); profile over 1 step"
 } > "$OUT/machine.txt"
 
 JMH_ARGS=(-rf json)
@@ -97,7 +97,7 @@ E2E_ARGS=(--out "$OUT/e2e.json")
 PEER_ARGS=()
 [ $QUICK = 1 ] && { E2E_ARGS+=(--quick); PEER_ARGS+=(--quick); }
 [ $FULL = 1 ] && { E2E_ARGS+=(--full-sampling); PEER_ARGS+=(--full-sampling); }
-[ $LIGHT = 1 ] && [ $QUICK = 0 ] && { E2E_ARGS+=(--budget 60 --profile-steps 2); PEER_ARGS+=(--sampling-budget 60); }
+[ $LIGHT = 1 ] && [ $QUICK = 0 ] && { E2E_ARGS+=(--budget 30 --profile-steps 1); PEER_ARGS+=(--sampling-budget 30 --model-reps 2); }
 log "ddpm4j end-to-end: sampling runs, peak memory, profile (bench/target/results/e2e.log)"
 # shellcheck disable=SC2086
 "$JAVA" $JFLAGS -cp "$JAR" ddpm4j.bench.EndToEnd "${E2E_ARGS[@]}" 2> "$OUT/e2e.log" || { tail -30 "$OUT/e2e.log" >&2; exit 1; }

@@ -284,6 +284,7 @@ def main():
     ap.add_argument("--only", default="", help="run only workloads whose name contains this")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     ap.add_argument("--reps", type=int, default=20, help="timed repetitions per workload (default 20)")
+    ap.add_argument("--model-reps", type=int, default=20, help="at most this many for U-Net-level workloads (default 20)")
     ap.add_argument("--budget", type=float, default=8.0, help="seconds per workload before stopping early (default 8)")
     ap.add_argument("--ddpm-steps", type=int, default=100, help="steps of the 1000-step loop actually run (default 100)")
     ap.add_argument("--sampling-budget", type=float, default=120.0,
@@ -306,7 +307,8 @@ def main():
             if args.only and args.only not in name:
                 continue
             big = family in (unet_cases, step_cases)   # seconds per call on a loaded machine: one warm-up call
-            ms = peer_ops.timed(fn, args.reps, 1 if args.quick or big else 2, args.budget)
+            ms = peer_ops.timed(fn, min(args.reps, args.model_reps) if big else args.reps, 1 if args.quick or big else 2,
+                                args.budget)
             lo, med = min(ms), statistics.median(ms)
             r = {"op": name, "shape": shape, "reps": len(ms), "min_ms": round(lo, 4), "median_ms": round(med, 4)}
             if flops:
