@@ -72,7 +72,20 @@ public final class TrainCheckpoint {
             if (batch != tr.config().batchSize())
                 throw new FormatException(file.toString(), "checkpoint was trained with batch size " + batch
                         + " but this run uses " + tr.config().batchSize() + "; resume with the same settings");
+            // 1. check everything before changing anything, so a refused file leaves the trainer as it was
+            long step = count(m, "step", file), adamSteps = count(m, "adam_steps", file);
+            long epoch = count(m, "epoch", file), position = count(m, "position", file);
+            long genSeed = Long.parseLong(meta(m, "gen_seed", file)), genOffset = count(m, "gen_offset", file);
+            long dropSeed = Long.parseLong(meta(m, "dropout_seed", file)), dropOffset = count(m, "dropout_offset", file);
+            if (epoch > Integer.MAX_VALUE || position > Integer.MAX_VALUE)
+                throw new FormatException(file.toString(), "epoch " + epoch + " / position " + position + " out of range");
             var named = tr.model().namedParameters();
+            for (var e : named.entrySet()) {
+                check(st, "model." + e.getKey(), e.getValue(), file);
+                check(st, "ema." + e.getKey(), e.getValue(), file);
+            }
+            for (var e : tr.adam().moments().entrySet()) check(st, "adam." + e.getKey(), e.getValue(), file);
+            // 2. then load
             List<Tensor> shadow = tr.ema().shadow();
             int i = 0;
             for (var e : named.entrySet()) {
@@ -80,17 +93,12 @@ public final class TrainCheckpoint {
                 copy(st, "ema." + e.getKey(), shadow.get(i++), file);
             }
             Map<String, float[]> moments = new HashMap<>();
-            for (String k : tr.adam().moments().keySet()) {
-                String key = "adam." + k;
-                if (!st.contains(key)) throw new FormatException(file.toString(), "missing tensor '" + key + "'");
-                moments.put(k, st.readF32(key));
-            }
-            tr.adam().load(moments, Long.parseLong(meta(m, "adam_steps", file)));
-            tr.step = Long.parseLong(meta(m, "step", file));
-            tr.resetOrder(Integer.parseInt(meta(m, "epoch", file)), Integer.parseInt(meta(m, "position", file)));
-            tr.gen = new ddpm4j.core.Generator(Long.parseLong(meta(m, "gen_seed", file)), Long.parseLong(meta(m, "gen_offset", file)));
-            tr.setDropoutGenerator(new ddpm4j.core.Generator(Long.parseLong(meta(m, "dropout_seed", file)),
-                    Long.parseLong(meta(m, "dropout_offset", file))));
+            for (String k : tr.adam().moments().keySet()) moments.put(k, st.readF32("adam." + k));
+            tr.adam().load(moments, adamSteps);
+            tr.step = step;
+            tr.resetOrder((int) epoch, (int) position);
+            tr.gen = new ddpm4j.core.Generator(genSeed, genOffset);
+            tr.setDropoutGenerator(new ddpm4j.core.Generator(dropSeed, dropOffset));
         } catch (NumberFormatException e) {
             throw new FormatException(file.toString(), "bad number in checkpoint metadata: " + e.getMessage());
         }
@@ -100,6 +108,23 @@ public final class TrainCheckpoint {
         String v = m.get(key);
         if (v == null) throw new FormatException(file.toString(), "checkpoint metadata has no '" + key + "'");
         return v;
+    }
+
+    /** A metadata count (step, offset, ...): a number >= 0. */
+    private static long count(Map<String, String> m, String key, Path file) throws FormatException {
+        long v = Long.parseLong(meta(m, key, file));
+        if (v < 0) throw new FormatException(file.toString(), "checkpoint metadata '" + key + "' is " + v + ", expected >= 0");
+        return v;
+    }
+
+    /** The tensor is there, F32, with as many values as {@code like}. */
+    private static void check(SafeTensors st, String key, Tensor like, Path file) throws IOException {
+        if (!st.contains(key))
+            throw new FormatException(file.toString(), "missing tensor '" + key + "' (was the checkpoint made with another model config?)");
+        long n = st.info(key).numel();
+        if (n != like.numel())
+            throw new FormatException(file.toString(), "tensor '" + key + "' has " + n + " values, the model expects "
+                    + like.numel() + " (" + java.util.Arrays.toString(like.shape()) + ")");
     }
 
     private static void copy(SafeTensors st, String key, Tensor dst, Path file) throws IOException {
