@@ -29,7 +29,7 @@ public final class LossPlot {
         g.fillRect(0, 0, W, H);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
         g.setColor(Color.BLACK);
-        g.drawString(title, left, 24);
+        g.drawString(title + "  (log scale; grey: each step, blue: moving average)", left, 24);
         if (n > 0) {
             double lo = Double.MAX_VALUE, hi = -Double.MAX_VALUE;
             for (int i = 0; i < n; i++) if (loss[i] > 0 && Double.isFinite(loss[i])) { lo = Math.min(lo, loss[i]); hi = Math.max(hi, loss[i]); }
@@ -64,7 +64,6 @@ public final class LossPlot {
             }
             g.drawRect(left, top, pw, ph);
             g.drawString("step", left + pw / 2 - 10, H - 15);
-            g.drawString("loss (L_simple)", left + 5, top - 6);
             // raw points, then a moving average over a window of ~1% of the run (at least 1)
             g.setColor(new Color(190, 190, 190));
             for (int i = 0; i < n; i++) {
