@@ -64,7 +64,7 @@ class InfoCudaTest {
         System.out.println(cuda);
         var p = cuda();
         if (p.isPresent() && p.get().available()) {
-            for (String part : List.of("compute capability", "; driver ", "; kernel image: ", "loaded modules {elementwise="))
+            for (String part : List.of("compute capability", "; driver ", "; kernel image: ", "loaded modules {", "elementwise="))
                 assertTrue(cuda.contains(part), "'" + part + "' missing from: " + cuda);
         } else {
             String why = p.map(BackendProvider::unavailableReason).orElse("the ddpm4j-kernels module is not on the class path");
