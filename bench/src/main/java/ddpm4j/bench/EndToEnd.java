@@ -46,6 +46,7 @@ public final class EndToEnd {
         Backend be = BenchSupport.backend(backend);
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("backend", be.describe());
+        result.put("sampling_budget_s", full ? -1 : budgetS);
         result.put("sampling", sampling(be, only, full ? DdpmWorkload.T : ddpmSteps, full ? Double.POSITIVE_INFINITY : budgetS));
         result.put("peak_rss", peakRss(backend, only));
         List<Object> profiles = new ArrayList<>();

@@ -195,8 +195,10 @@ public final class Report {
         md.append("## Training and sampling (issue 6): images/s\n\n");
         md.append("| workload | ddpm4j min ms | ddpm4j median ms | PyTorch min ms | PyTorch median ms | ddpm4j img/s | PyTorch img/s | speed ratio | target |\n");
         md.append("|---|---|---|---|---|---|---|---|---|\n");
-        for (Row r : ours.values()) {
-            if (!r.group().equals("step")) continue;
+        List<Row> steps = new ArrayList<>();
+        for (Row r : ours.values()) if (r.key().startsWith("train_")) steps.add(r);
+        for (Row r : ours.values()) if (r.group().equals("step") && !r.key().startsWith("train_")) steps.add(r);
+        for (Row r : steps) {
             double[] t = peer.get(r.key());
             md.append("| ").append(r.key()).append(" | ").append(f(r.min())).append(" | ").append(f(r.median())).append(" | ")
               .append(t == null ? "–" : f(t[0])).append(" | ").append(t == null ? "–" : f(t[1])).append(" | ")
@@ -210,7 +212,7 @@ public final class Report {
             md.append("\nWhole sampling runs of 16 images, one run each (DDIM: eta = 0, 50 of the 1000 timesteps). Every step ")
               .append("costs the same, so a loop may run only its first K steps and scale the time by steps / K: the 1000-step ")
               .append("loop runs 100 by default (`--full-sampling` runs all), and a loop stops after its time budget ")
-              .append("(120 s; K is shown).\n\n");
+              .append("(").append(f(num(map(e2e).get("sampling_budget_s")))).append(" s this run; at least 3 steps; K is shown).\n\n");
             md.append("| run | ddpm4j s (K) | PyTorch s (K) | ddpm4j img/s | PyTorch img/s | speed ratio |\n|---|---|---|---|---|---|\n");
             for (Object o : list(map(e2e).get("sampling"))) {
                 Map<String, Object> r = map(o);
