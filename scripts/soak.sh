@@ -16,6 +16,6 @@ while [ $# -gt 0 ]; do
   esac
 done
 "$ROOT/ddpm" --version >/dev/null   # builds diffusion/target/ddpm.jar if sources changed
-# A fixed heap (Xms = Xmx) keeps heap sizing out of the RSS curve; NMT summary costs ~1% and gives the native figure.
-exec "$JAVA_HOME/bin/java" $DDPM4J_JVM_FLAGS -Xms512m -Xmx512m -XX:NativeMemoryTracking=summary \
+# A fixed, pre-touched heap (Xms = Xmx, AlwaysPreTouch) keeps heap growth out of the RSS curve; NMT summary costs ~1% and gives the native figure.
+exec "$JAVA_HOME/bin/java" $DDPM4J_JVM_FLAGS -Xms512m -Xmx512m -XX:+AlwaysPreTouch -XX:NativeMemoryTracking=summary \
   -Dddpm4j.threads="$threads" -cp "$ROOT/diffusion/target/ddpm.jar" ddpm4j.diffusion.Soak "${args[@]}"

@@ -98,8 +98,7 @@ class NonFiniteTest {
             try {
                 var e = assertThrows(Anomaly.NonFiniteException.class, () -> m.forward(x, new int[] {3, 7}));
                 assertTrue(e.getMessage().startsWith("anomaly: Conv2d["), e.getMessage());
-                assertTrue(e.getMessage().contains("output [2, 8, 8, 8]") || e.getMessage().contains("(2, 8, 8, 8)")
-                        || e.getMessage().contains("2x8x8x8") || e.getMessage().contains("8, 8, 8"), e.getMessage());
+                assertTrue(e.getMessage().contains("of its output (2, 8, 8, 8)"), e.getMessage());
             } finally {
                 Anomaly.set(false);
             }
