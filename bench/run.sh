@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The one benchmark command (issues 2, 3, 6): builds, runs the JMH suite, the end-to-end runs (DDIM-50, 1000-step
-# sampling, peak memory, training-step profile) and the PyTorch 1.13 peer on the same machine in the same run, then
+# sampling, peak memory, training-step profile) and the PyTorch 1.13 peer on the same machine in the same run (each
+# ddpm4j part followed by the peer's same part, so both see similar load), then
 # writes bench/RESULTS.md, bench/ratios.png and the regression check against bench/baseline.json.
 set -euo pipefail
 usage() {
@@ -84,40 +85,45 @@ elif [ $LIGHT = 1 ]; then
   # a U-Net step takes tens of seconds on a loaded machine; 1 warm-up + 2 measured calls keeps the run under an hour
   MODEL_ARGS+=(-wi 1 -i 2)
 fi
-log "JMH suite, kernels and layers (bench/target/results/jmh-ops.log)"
-# shellcheck disable=SC2086
-"$JAVA" -jar "$JAR" "$OPS" "${JMH_ARGS[@]}" -rff "$OUT/jmh-ops.json" $JMH_EXTRA > "$OUT/jmh-ops.log" 2>&1 \
-  || { tail -30 "$OUT/jmh-ops.log" >&2; exit 1; }
-log "JMH suite, U-Net and DDPM steps (bench/target/results/jmh-models.log)"
-# shellcheck disable=SC2086
-"$JAVA" -jar "$JAR" "$MODELS" "${JMH_ARGS[@]}" "${MODEL_ARGS[@]}" -rff "$OUT/jmh-models.json" $JMH_EXTRA > "$OUT/jmh-models.log" 2>&1 \
-  || { tail -30 "$OUT/jmh-models.log" >&2; exit 1; }
-
 E2E_ARGS=(--out "$OUT/e2e.json")
 PEER_ARGS=()
 [ $QUICK = 1 ] && { E2E_ARGS+=(--quick); PEER_ARGS+=(--quick); }
 [ $FULL = 1 ] && { E2E_ARGS+=(--full-sampling); PEER_ARGS+=(--full-sampling); }
 [ $LIGHT = 1 ] && [ $QUICK = 0 ] && { E2E_ARGS+=(--budget 30 --profile-steps 1); PEER_ARGS+=(--sampling-budget 30 --model-reps 2); }
+
+rm -f "$OUT"/peer-*.json "$OUT"/jmh-*.json "$OUT/e2e.json"
+if [ $PEER = 1 ] && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "PyTorch missing: apt-get install python3-torch"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch libopenblas0-pthread) >&2 || true
+  fi
+  if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    log "PyTorch 1.13 (python3-torch) is not installed and could not be installed: skipping the peer"
+    PEER=0
+  fi
+fi
+# The peer's part runs right after ddpm4j's same part, so both see about the same load on a shared machine.
+peer() {
+  [ $PEER = 1 ] || return 0
+  log "PyTorch peer, $1 (bench/target/results/peer-$1.log)"
+  /usr/bin/python3 "$ROOT/bench/pytorch/peer.py" --part "$1" "${PEER_ARGS[@]}" > "$OUT/peer-$1.json" 2> "$OUT/peer-$1.log" \
+    || { tail -20 "$OUT/peer-$1.log" >&2; log "PyTorch peer ($1) failed; its rows have no ratios"; rm -f "$OUT/peer-$1.json"; }
+}
+
+log "JMH suite, kernels and layers (bench/target/results/jmh-ops.log)"
+# shellcheck disable=SC2086
+"$JAVA" -jar "$JAR" "$OPS" "${JMH_ARGS[@]}" -rff "$OUT/jmh-ops.json" $JMH_EXTRA > "$OUT/jmh-ops.log" 2>&1 \
+  || { tail -30 "$OUT/jmh-ops.log" >&2; exit 1; }
+peer ops
+log "JMH suite, U-Net and DDPM steps (bench/target/results/jmh-models.log)"
+# shellcheck disable=SC2086
+"$JAVA" -jar "$JAR" "$MODELS" "${JMH_ARGS[@]}" "${MODEL_ARGS[@]}" -rff "$OUT/jmh-models.json" $JMH_EXTRA > "$OUT/jmh-models.log" 2>&1 \
+  || { tail -30 "$OUT/jmh-models.log" >&2; exit 1; }
+peer models
 log "ddpm4j end-to-end: sampling runs, peak memory, profile (bench/target/results/e2e.log)"
 # shellcheck disable=SC2086
 "$JAVA" $JFLAGS -cp "$JAR" ddpm4j.bench.EndToEnd "${E2E_ARGS[@]}" 2> "$OUT/e2e.log" || { tail -30 "$OUT/e2e.log" >&2; exit 1; }
-
-rm -f "$OUT/peer.json"
-if [ $PEER = 1 ]; then
-  if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      log "PyTorch missing: apt-get install python3-torch"
-      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch libopenblas0-pthread) >&2 || true
-    fi
-  fi
-  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-    log "PyTorch peer (bench/target/results/peer.log)"
-    /usr/bin/python3 "$ROOT/bench/pytorch/peer.py" "${PEER_ARGS[@]}" > "$OUT/peer.json" 2> "$OUT/peer.log" \
-      || { tail -20 "$OUT/peer.log" >&2; log "PyTorch peer failed; the report has no ratios"; rm -f "$OUT/peer.json"; }
-  else
-    log "PyTorch 1.13 (python3-torch) is not installed and could not be installed: skipping the peer"
-  fi
-fi
+peer end2end
 
 LOAD_END=$(cut -d' ' -f1 /proc/loadavg)
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
@@ -126,7 +132,7 @@ if awk -v l="$LOAD_END" -v n="$(nproc)" 'BEGIN { exit !(l > n + 0.5) }'; then
 fi
 MD="$ROOT/bench/RESULTS.md"; PNG="$ROOT/bench/ratios.png"
 if [ $QUICK = 1 ]; then MD="$OUT/RESULTS-quick.md"; PNG="$OUT/ratios-quick.png"; fi
-REPORT_ARGS=(--jmh "$OUT/jmh-ops.json,$OUT/jmh-models.json" --peer "$OUT/peer.json" --e2e "$OUT/e2e.json" --baseline "$ROOT/bench/baseline.json"
+REPORT_ARGS=(--jmh "$OUT/jmh-ops.json,$OUT/jmh-models.json" --peer "$OUT/peer-ops.json,$OUT/peer-models.json,$OUT/peer-end2end.json" --e2e "$OUT/e2e.json" --baseline "$ROOT/bench/baseline.json"
              --md "$MD" --png "$PNG" --machine "$OUT/machine.txt" --command "bench/run.sh ${ORIG_ARGS}")
 [ $UPDATE = 1 ] && REPORT_ARGS+=(--update-baseline)
 "$JAVA" -Djava.awt.headless=true -cp "$JAR" ddpm4j.bench.Report "${REPORT_ARGS[@]}"

@@ -291,6 +291,9 @@ def main():
     ap.add_argument("--sampling-budget", type=float, default=120.0,
                     help="seconds after which a sampling loop stops and is scaled (default 120)")
     ap.add_argument("--full-sampling", action="store_true", help="run all 1000 ancestral steps, no time budget")
+    ap.add_argument("--part", choices=("all", "ops", "models", "end2end"), default="all",
+                    help="ops: kernels, layers and fused updates; models: U-Net and DDPM steps; end2end: sampling runs "
+                         "and peak memory (bench/run.sh runs each right after ddpm4j's same part)")
     ap.add_argument("--rss-child", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -301,8 +304,9 @@ def main():
         args.reps, args.budget, args.ddpm_steps, args.sampling_budget = 2, 1.0, 5, 10.0
     torch.manual_seed(0)
     results = []
-    families = (peer_ops.gemm_cases, peer_ops.conv_cases, peer_ops.groupnorm_cases, attention_cases, unet_cases,
-                step_cases, fused_cases)
+    parts = {"ops": (peer_ops.gemm_cases, peer_ops.conv_cases, peer_ops.groupnorm_cases, attention_cases, fused_cases),
+             "models": (unet_cases, step_cases), "end2end": ()}
+    families = parts[args.part] if args.part != "all" else parts["ops"] + parts["models"]
     for family in families:
         for name, shape, flops, nbytes, fn in family():
             if args.only and args.only not in name:
@@ -318,8 +322,8 @@ def main():
                 r["gbs_median"] = round(nbytes / med / 1e6, 2)
             results.append(r)
             print(f"{name:44s} min {lo:9.3f} ms  median {med:9.3f} ms  ({len(ms)} reps)", file=sys.stderr)
-    sampling = sampling_runs(args)
-    rss = peak_rss(args)
+    sampling = sampling_runs(args) if args.part in ("all", "end2end") else []
+    rss = peak_rss(args) if args.part in ("all", "end2end") else []
     env = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
                       "mkldnn": torch.backends.mkldnn.is_available(), "machine": platform.processor() or platform.machine(),

@@ -50,7 +50,7 @@ public final class Report {
     }
 
     private void run(Map<String, String> a) throws Exception {
-        Object pj = read(a.get("peer")), e2e = read(a.get("e2e"));
+        Object pj = mergePeer(a.getOrDefault("peer", "")), e2e = read(a.get("e2e"));
         int files = 0;
         for (String f : a.getOrDefault("jmh", "").split(",")) {
             Object jmh = read(f);
@@ -76,6 +76,22 @@ public final class Report {
         Files.writeString(Path.of(a.get("md")), md.toString());
         if (a.get("png") != null) ReportChart.draw(chart, Path.of(a.get("png")));
         if (a.containsKey("update-baseline")) writeBaseline(Path.of(a.get("baseline")));
+    }
+
+    /** The peer's JSON files (one per part) merged into one document, or null when none exists. */
+    private static Object mergePeer(String files) throws Exception {
+        Map<String, Object> merged = null;
+        for (String f : files.split(",")) {
+            Object doc = read(f.isEmpty() ? null : f);
+            if (doc == null) continue;
+            if (merged == null) {
+                merged = new LinkedHashMap<>(map(doc));
+                for (String k : new String[] {"results", "sampling", "peak_rss"}) merged.put(k, new ArrayList<>(list(merged.get(k))));
+            } else {
+                for (String k : new String[] {"results", "sampling", "peak_rss"}) list(merged.get(k)).addAll(list(map(doc).get(k)));
+            }
+        }
+        return merged;
     }
 
     /** Maps a JMH result to the peer's workload name and its napkin work (FLOPs, bytes or images per call). */
@@ -173,7 +189,7 @@ public final class Report {
     private void header(StringBuilder md, Map<String, String> a, Object pj) throws Exception {
         md.append("# ddpm4j benchmark results\n\n");
         md.append("Written by `bench/run.sh` (Report.java) from one run: the JMH suite and the PyTorch peer on the same machine, ")
-          .append("one after the other. **Speed ratio = PyTorch median time / ddpm4j median time** (above 1: ddpm4j is faster). ")
+          .append("each ddpm4j part (kernels, U-Net-level, end-to-end) followed at once by the peer's same part. **Speed ratio = PyTorch median time / ddpm4j median time** (above 1: ddpm4j is faster). ")
           .append("Times are milliseconds per call: min and median over the repetitions (JMH sample mode; the peer's repeated calls).\n\n");
         md.append("## Machine and commands\n\n");
         if (a.get("machine") != null && Files.exists(Path.of(a.get("machine"))))
