@@ -67,7 +67,8 @@ class EvalCliTest {
                 "--data-dir", data.toString(), "--n", "5", "--json");
         assertEquals(0, again.code(), again.err());
         Map<String, Object> k = json(again.out());
-        for (String key : List.of("class_histogram", "confident_share", "frechet_distance", "frechet_floor_test_halves"))
+        for (String key : List.of("class_histogram", "confident_share", "frechet_distance", "frechet_floor_test_halves",
+                "frechet_floor_test_random_halves"))
             assertEquals(j.get(key), k.get(key), key);
 
         CliTest.Run bad = CliTest.ddpm("eval", "--device=cpu", "--model", model.toString(), "--classifier", dir.resolve("none").toString(),

@@ -134,6 +134,13 @@ class MnistClassifierTest {
         double traces = 2 * Frechet.trace(Frechet.stats(tf, d, 0, 3).sigma());
         assertEquals(0, q.frechetFloor(), 1e-6 * traces, "identical halves");
         assertEquals(3, q.floorHalf());
+        float[] sh = Quality.shuffledRows(tf, 6, d, 0);
+        double random = Frechet.distance(Frechet.stats(sh, d, 0, 3), Frechet.stats(sh, d, 3, 6));
+        assertEquals(random, q.frechetFloorRandom(), 0);
+        float[] sorted = sh.clone(), orig = tf.clone();
+        java.util.Arrays.sort(sorted);
+        java.util.Arrays.sort(orig);
+        assertArrayEquals(orig, sorted, "a shuffle keeps the rows");
         double direct = Frechet.distance(Frechet.stats(gf, d), Frechet.stats(tf, d));
         assertEquals(direct, q.frechet(), 0);
         assertTrue(q.frechet() > 100, "independent Gaussian features in 128-d are far apart: " + q.frechet());
