@@ -52,9 +52,14 @@ if [ -z "${OMP_WAIT_POLICY:-}" ] && awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v
 fi
 if awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then LIGHT=1; fi
 
-log "building (mvn -pl bench -am install -DskipTests)"
-(cd "$ROOT" && mvn -B -q -pl bench -am install -DskipTests) >&2
 JAR="$ROOT/bench/target/benchmarks.jar"
+BUILD_NOTE=""
+log "building (mvn -pl bench -am install -DskipTests)"
+if ! (cd "$ROOT" && mvn -B -q -pl bench -am install -DskipTests) >&2; then
+  [ -f "$JAR" ] || { echo "bench/run.sh: the build failed and there is no earlier benchmarks.jar" >&2; exit 1; }
+  BUILD_NOTE="the build failed (the working tree did not compile); this run used the earlier $JAR of $(date -u -r "$JAR" '+%H:%M UTC')"
+  log "WARNING: $BUILD_NOTE"
+fi
 JAVA="$JAVA_HOME/bin/java"
 JFLAGS="--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC"
 
@@ -63,8 +68,11 @@ JFLAGS="--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -X
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores available, $(free -g | awk '/^Mem:/{print $2}') GiB RAM"
   echo "os: $(uname -sr); java: $("$JAVA" -version 2>&1 | head -1)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [ -n "$BUILD_NOTE" ]; then echo "WARNING: $BUILD_NOTE"; fi
   echo "env for the run: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, OPENBLAS_NUM_THREADS=1${OMP_NOTE}"
-  [ $LIGHT = 1 ] && echo "light mode (loaded machine): U-Net-level benchmarks 1 warm-up + 2 measured calls on both sides; sampling loops stop after 30 s (3 steps at least); profile over 1 step"
+  if [ $LIGHT = 1 ]; then
+    echo "light mode (loaded machine): U-Net-level benchmarks 1 warm-up + 2 measured calls on both sides; sampling loops stop after 30 s (3 steps at least); profile over 1 step"
+  fi
 } > "$OUT/machine.txt"
 
 JMH_ARGS=(-rf json)
@@ -76,8 +84,9 @@ if CUDA_DESC=$("$JAVA" $JFLAGS -cp "$JAR" ddpm4j.bench.EndToEnd --probe cuda 2>/
 else
   echo "cuda: not available here ($CUDA_DESC)" >> "$OUT/machine.txt"
 fi
-OPS='(Gemm|Conv2d|GroupNorm|Attention|QSample|AncestralStep|Adam)Bench'
-MODELS='(UNet|TrainStep|SampleStep)Bench'
+# BENCH_OPS / BENCH_MODELS (JMH regexes) and BENCH_ONLY (the peer's and EndToEnd's --only) narrow a development run.
+OPS="${BENCH_OPS:-(Gemm|Conv2d|GroupNorm|Attention|QSample|AncestralStep|Adam)Bench}"
+MODELS="${BENCH_MODELS:-(UNet|TrainStep|SampleStep)Bench}"
 MODEL_ARGS=()
 if [ $QUICK = 1 ]; then
   JMH_ARGS+=(-f 1 -wi 1 -i 1 -w 200ms -r 200ms -p n=512 -p p=1048576)
@@ -87,9 +96,10 @@ elif [ $LIGHT = 1 ]; then
 fi
 E2E_ARGS=(--out "$OUT/e2e.json")
 PEER_ARGS=()
-[ $QUICK = 1 ] && { E2E_ARGS+=(--quick); PEER_ARGS+=(--quick); }
-[ $FULL = 1 ] && { E2E_ARGS+=(--full-sampling); PEER_ARGS+=(--full-sampling); }
-[ $LIGHT = 1 ] && [ $QUICK = 0 ] && { E2E_ARGS+=(--budget 30 --profile-steps 1); PEER_ARGS+=(--sampling-budget 30 --model-reps 2); }
+if [ $QUICK = 1 ]; then E2E_ARGS+=(--quick); PEER_ARGS+=(--quick); fi
+if [ -n "${BENCH_ONLY:-}" ]; then E2E_ARGS+=(--only "$BENCH_ONLY"); PEER_ARGS+=(--only "$BENCH_ONLY"); fi
+if [ $FULL = 1 ]; then E2E_ARGS+=(--full-sampling); PEER_ARGS+=(--full-sampling); fi
+if [ $LIGHT = 1 ] && [ $QUICK = 0 ]; then E2E_ARGS+=(--budget 30 --profile-steps 1); PEER_ARGS+=(--sampling-budget 30 --model-reps 2); fi
 
 rm -f "$OUT"/peer-*.json "$OUT"/jmh-*.json "$OUT/e2e.json"
 if [ $PEER = 1 ] && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
@@ -134,7 +144,7 @@ MD="$ROOT/bench/RESULTS.md"; PNG="$ROOT/bench/ratios.png"
 if [ $QUICK = 1 ]; then MD="$OUT/RESULTS-quick.md"; PNG="$OUT/ratios-quick.png"; fi
 REPORT_ARGS=(--jmh "$OUT/jmh-ops.json,$OUT/jmh-models.json" --peer "$OUT/peer-ops.json,$OUT/peer-models.json,$OUT/peer-end2end.json" --e2e "$OUT/e2e.json" --baseline "$ROOT/bench/baseline.json"
              --md "$MD" --png "$PNG" --machine "$OUT/machine.txt" --command "bench/run.sh ${ORIG_ARGS}")
-[ $UPDATE = 1 ] && REPORT_ARGS+=(--update-baseline)
+if [ $UPDATE = 1 ]; then REPORT_ARGS+=(--update-baseline); fi
 "$JAVA" -Djava.awt.headless=true -cp "$JAR" ddpm4j.bench.Report "${REPORT_ARGS[@]}"
 log "wrote $MD and $PNG"
 sed -n '/^## Training and sampling/,/^## Peak/p' "$MD" | head -n -1
