@@ -94,6 +94,8 @@ final class EvalCommands {
         @Option(names = "--grid", description = "write the first (up to) 100 images as a 10-wide grid PNG") Path grid;
         @Option(names = "--save-samples", description = "write the generated images as an IDX ubyte file") Path saveSamples;
         @Option(names = "--samples", description = "evaluate images from this IDX ubyte file instead of generating") Path samples;
+        @Option(names = "--max-seconds", defaultValue = "0", description = "stop generating after the batch that passes this "
+                + "many seconds and evaluate the images made so far (0: no limit; the JSON's \"generated\" says how many)") double maxSeconds;
 
         @Override
         public Integer call() throws Exception {
@@ -151,16 +153,22 @@ final class EvalCommands {
                 float[] all = new float[n * 784];
                 Generator g = new Generator(seed);
                 long t0 = System.nanoTime();
-                for (int at = 0; at < n; at += batch) {
-                    int b = Math.min(batch, n - at);
+                int made = 0;
+                while (made < n) {
+                    int b = Math.min(batch, n - made);
                     try (Tensor x = s.sample(m.model()::forward, be, new int[] {b, 1, 28, 28}, g, null)) {
-                        System.arraycopy(x.toFloatArray(), 0, all, at * 784, b * 784);
+                        System.arraycopy(x.toFloatArray(), 0, all, made * 784, b * 784);
                     }
+                    made += b;
                     double secs = (System.nanoTime() - t0) / 1e9;
                     System.err.printf(Locale.ROOT, "eval: %d/%d generated, %.1f s (%.2f images/s, ETA %.0f s)%n",
-                            at + b, n, secs, (at + b) / secs, secs / (at + b) * (n - at - b));
+                            made, n, secs, made / secs, secs / made * (n - made));
+                    if (maxSeconds > 0 && secs >= maxSeconds && made < n) {
+                        System.err.printf(Locale.ROOT, "eval: --max-seconds %.0f reached; evaluating the %d images made%n", maxSeconds, made);
+                        break;
+                    }
                 }
-                return new Images(all, n, 1, 28, 28);
+                return new Images(java.util.Arrays.copyOf(all, made * 784), made, 1, 28, 28);
             }
         }
     }

@@ -71,6 +71,13 @@ class EvalCliTest {
                 "frechet_floor_test_random_halves"))
             assertEquals(j.get(key), k.get(key), key);
 
+        // a time limit stops after the first batch that passes it
+        CliTest.Run capped = CliTest.ddpm("eval", "--device=cpu", "--model", model.toString(), "--classifier", clf.toString(),
+                "--data-dir", data.toString(), "--n", "9", "--batch", "2", "--steps", "1", "--max-seconds", "1e-9", "--json");
+        assertEquals(0, capped.code(), capped.err());
+        assertEquals(2L, json(capped.out()).get("generated"));
+        assertTrue(capped.err().contains("--max-seconds 0 reached; evaluating the 2 images made"), capped.err());
+
         CliTest.Run bad = CliTest.ddpm("eval", "--device=cpu", "--model", model.toString(), "--classifier", dir.resolve("none").toString(),
                 "--data-dir", data.toString(), "--n", "2", "--steps", "1");
         assertEquals(1, bad.code());
