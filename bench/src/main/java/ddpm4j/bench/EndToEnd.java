@@ -17,6 +17,7 @@ import java.util.Map;
 
 /** {@code java -cp benchmarks.jar ddpm4j.bench.EndToEnd --out e2e.json [--quick] [--ddpm-steps K] [--full-sampling]}. */
 public final class EndToEnd {
+    private static final String SMALL_HEAP = "-Xmx256m";
     private static final String[] RSS_WORKLOADS = {"train_mnist_b16", "train_cifar10_b8", "sample_mnist_b16", "sample_cifar10_b16"};
 
     private EndToEnd() {}
@@ -110,20 +111,33 @@ public final class EndToEnd {
         }
     }
 
-    /** Each workload in a fresh JVM with the launcher's flags, so VmHWM is that workload's peak alone. */
+    /**
+     * Each workload in a fresh JVM with the launcher's flags (so VmHWM is that workload's peak alone), and the training
+     * steps once more with {@value #SMALL_HEAP}.
+     */
     static List<Object> peakRss(String backend, String only) throws IOException, InterruptedException {
         List<Object> rows = new ArrayList<>();
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        for (String name : RSS_WORKLOADS) {
+        List<String[]> runs = new ArrayList<>();   // {workload, extra JVM flag or ""}
+        for (String name : RSS_WORKLOADS) runs.add(new String[] {name, ""});
+        // the training steps again with a bounded heap: tensors live off-heap, so the default heap sizing is mostly slack
+        for (String name : RSS_WORKLOADS) if (name.startsWith("train")) runs.add(new String[] {name, SMALL_HEAP});
+        for (String[] run : runs) {
+            String name = run[0];
             if (!only.isEmpty() && !name.contains(only)) continue;
             List<String> cmd = new ArrayList<>(List.of(java, "--add-modules=jdk.incubator.vector",
-                    "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC", "-cp", System.getProperty("java.class.path"),
-                    EndToEnd.class.getName(), "--backend", backend, "--rss-child", name));
+                    "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC"));
+            if (!run[1].isEmpty()) cmd.add(run[1]);
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), EndToEnd.class.getName(), "--backend", backend,
+                    "--rss-child", name));
             Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
             String text = new String(p.getInputStream().readAllBytes()).trim();
             if (p.waitFor() != 0) throw new IllegalStateException("EndToEnd: RSS child for " + name + " failed: " + text);
             String[] lines = text.split("\n");
-            rows.add(Json.parse(lines[lines.length - 1], "rss child " + name));
+            @SuppressWarnings("unchecked")
+            Map<String, Object> row = new LinkedHashMap<>((Map<String, Object>) Json.parse(lines[lines.length - 1], "rss child " + name));
+            row.put("jvm", run[1].isEmpty() ? "-XX:+UseParallelGC" : "-XX:+UseParallelGC " + run[1]);
+            rows.add(row);
             System.err.println("peak RSS " + name + ": " + lines[lines.length - 1]);
         }
         return rows;

@@ -255,16 +255,17 @@ public final class Report {
         }
         md.append("## Peak resident memory (issue 6)\n\n")
           .append("Each workload in a fresh process (2 training steps or 3 sampling steps): Linux VmHWM of that process. The ddpm4j ")
-          .append("process is a JVM (`-XX:+UseParallelGC`, default heap limits) whose RSS includes the Java heap and JIT; the ")
+          .append("process is a JVM whose RSS includes the Java heap and JIT: with the `ddpm` launcher's flags (default heap ")
+          .append("sizing) and, for the training steps, again with the heap capped at 256 MiB; the ")
           .append("tensor column is the backend pool's peak of live tensor memory (freed blocks it caches for reuse come on ")
           .append("top), the heap column the Java heap committed at the end.\n\n");
         md.append("| workload | parameters (ddpm4j / PyTorch) | ddpm4j peak RSS MiB | ddpm4j peak tensors MiB | ddpm4j Java heap MiB | PyTorch peak RSS MiB | ddpm4j / PyTorch |\n|---|---|---|---|---|---|---|\n");
         for (Object o : list(map(e2e).get("peak_rss"))) {
             Map<String, Object> r = map(o);
-            String w = str(r.get("workload"));
+            String w = str(r.get("workload")), jvm = str(r.get("jvm"));
             double mine = num(r.get("peak_rss_mib"));
             Double t = theirs.get(w);
-            md.append("| ").append(w).append(" | ").append(r.get("parameters")).append(" / ").append(theirParams.getOrDefault(w, "–"))
+            md.append("| ").append(w).append(jvm == null ? "" : " (JVM `" + jvm + "`)").append(" | ").append(r.get("parameters")).append(" / ").append(theirParams.getOrDefault(w, "–"))
               .append(" | ").append(f(mine)).append(" | ").append(f(num(r.get("peak_tensor_mib")))).append(" | ")
               .append(f(num(r.get("heap_committed_mib"))))
               .append(" | ").append(t == null ? "–" : f(t)).append(" | ")
