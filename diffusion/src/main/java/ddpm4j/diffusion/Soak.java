@@ -69,7 +69,7 @@ public final class Soak {
              DdpmTrainer tr = new DdpmTrainer(model, model::forward, schedule, data, tc, be)) {
             while (true) {
                 long now = System.nanoTime();
-                if (now >= nextRow) {
+                if (now >= nextRow || now >= end) {
                     Row r = measure((now - start) / 1e9, tr.step(), samples, checkpoints, be);
                     rows.add(r);
                     writeCsv(csv, rows);

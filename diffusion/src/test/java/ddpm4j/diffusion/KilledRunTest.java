@@ -108,7 +108,7 @@ class KilledRunTest {
                         for (String n : tempFiles(run)) if (!leftovers.contains(n)) seen.add(n);
                         if (seen.size() < j) LockSupport.parkNanos(150_000);
                     }
-                    int spinUs = rnd.nextInt(1500);
+                    int spinUs = rnd.nextInt(500);   // short: on a fast disk the whole write takes well under a millisecond
                     LockSupport.parkNanos(spinUs * 1000L);
                     how = "at checkpoint write " + j + " +" + spinUs + "us";
                 } else {
