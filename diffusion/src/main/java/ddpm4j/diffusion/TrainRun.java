@@ -89,6 +89,7 @@ public final class TrainRun {
     /** Trains until {@link Options#steps()}. Returns the losses of the steps run by this call. */
     public List<Double> run() throws IOException {
         Files.createDirectories(o.outDir());
+        removeStrayTemps();
         List<Double> mine = new ArrayList<>();
         long start = System.nanoTime(), first = tr.step();
         double smooth = Double.NaN;
@@ -114,6 +115,20 @@ public final class TrainRun {
             throw e;
         }
         return mine;
+    }
+
+    // AtomicFiles names its temp files .<name>.<hex>.tmp; a run killed mid-write leaves one (as large as a checkpoint).
+    private static final java.util.regex.Pattern STRAY = java.util.regex.Pattern.compile("\\..+\\.[0-9a-f]{1,16}\\.tmp");
+
+    /** Deletes the temp files a killed run left in the run folder (one trainer per folder, so none is in use). */
+    private void removeStrayTemps() throws IOException {
+        for (Path dir : List.of(o.outDir(), o.outDir().resolve("model"), o.outDir().resolve("samples"))) {
+            if (!Files.isDirectory(dir)) continue;
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList())
+                    if (STRAY.matcher(f.getFileName().toString()).matches()) Files.deleteIfExists(f);
+            }
+        }
     }
 
     private void progress(long step, double loss, double rate, boolean tty, boolean last) {
