@@ -146,6 +146,7 @@ class KilledRunTest {
         assertSameTensors(ref.resolve(TrainCheckpoint.FILE), run.resolve(TrainCheckpoint.FILE));
         Path w = Path.of("model", DiffusersCheckpoint.WEIGHTS);
         assertEquals(-1L, Files.mismatch(ref.resolve(w), run.resolve(w)), "exported EMA weights differ");
+        assertEquals(Set.of(), tempFiles(run), "the resumed run removes the temp files that kills left behind");
         List<String[]> got = log(run);
         assertEquals(STEPS, got.size(), "resumed log rows");
         for (int i = 0; i < STEPS; i++)
