@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 @Command(name = "ddpm", mixinStandardHelpOptions = true, version = "ddpm4j 0.1.0",
         description = "Denoising diffusion probabilistic models (Ho et al. 2020) in Java: train, sample, measure.",
         subcommands = {TrainCommand.class, SampleCommand.class, ProgressiveCommand.class, InterpolateCommand.class,
-                BpdCommand.class, InfoCommand.class, DataCommand.class, EpsCmd.class, EvalCommands.Train.class, EvalCommands.Measure.class, CommandLine.HelpCommand.class})
+                BpdCommand.class, InfoCommand.class, DataCommand.class, EpsCmd.class, EvalCommands.Train.class, EvalCommands.Measure.class, ExportCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -121,6 +121,16 @@ class CliTest {
         Run info = ddpm("info", "--model", model.toString());
         assertEquals(0, info.code, info.err);
         assertTrue(info.out.contains("parameters: ") && info.out.contains("DDPMScheduler"), info.out);
+        Path copy = dir.resolve("exported");
+        Run x = ddpm("export", "--model", model.toString(), "--out", copy.toString());
+        assertEquals(0, x.code, x.err);
+        try (var sa = ddpm4j.core.io.SafeTensors.open(copy.resolve("diffusion_pytorch_model.safetensors"));
+             var sb = ddpm4j.core.io.SafeTensors.open(model.resolve("diffusion_pytorch_model.safetensors"))) {
+            assertEquals(sb.names(), sa.names());
+            assertEquals(ddpm4j.core.io.SafeTensors.Dtype.F32, sa.dtype(sa.names().get(0)));
+            assertEquals(java.util.Arrays.toString(sb.readF32(sb.names().get(0))), java.util.Arrays.toString(sa.readF32(sa.names().get(0))),
+                    "F16 values widened to F32 are kept exactly");
+        }
     }
 
     @Test
