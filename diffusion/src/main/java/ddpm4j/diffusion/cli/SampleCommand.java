@@ -25,8 +25,9 @@ public final class SampleCommand implements Callable<Integer> {
     @Option(names = "--model", description = "model folder in diffusers layout (default: the bundled models/ddpm-mnist)") Path model;
     @Option(names = {"-n", "--num"}, defaultValue = "16", description = "number of images (default: ${DEFAULT-VALUE})") int n;
     @Option(names = "--seed", defaultValue = "0") long seed;
-    @Option(names = "--sampler", defaultValue = "ddpm", description = "ddpm (all T steps) or ddim") String sampler;
-    @Option(names = "--steps", description = "DDIM steps S (default 50)") Integer steps;
+    @Option(names = "--sampler", defaultValue = "ddim",
+            description = "ddim (default, --steps of the T steps) or ddpm (Algorithm 2, all T steps)") String sampler;
+    @Option(names = "--steps", description = "DDIM steps S (default: 50, or T if smaller)") Integer steps;
     @Option(names = "--eta", defaultValue = "0", description = "DDIM eta") double eta;
     @Option(names = "--batch", defaultValue = "64", description = "images per forward pass") int batch;
     @Option(names = "--out", defaultValue = "samples.png", description = "grid PNG (default: ${DEFAULT-VALUE})") Path out;
@@ -42,7 +43,7 @@ public final class SampleCommand implements Callable<Integer> {
                             + " steps; use --sampler ddim for fewer");
                 yield new DdpmSampler(ns);
             }
-            case "ddim" -> new DdimSampler(ns, steps == null ? 50 : steps, eta);
+            case "ddim" -> new DdimSampler(ns, steps == null ? Math.min(50, ns.steps()) : steps, eta);
             default -> throw new IllegalArgumentException("unknown --sampler '" + name + "'; expected ddpm or ddim");
         };
     }
