@@ -55,7 +55,9 @@ if awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l >
 JAR="$ROOT/bench/target/benchmarks.jar"
 BUILD_NOTE=""
 log "building (mvn -pl bench -am install -DskipTests)"
-if ! (cd "$ROOT" && mvn -B -q -pl bench -am install -DskipTests) >&2; then
+# -Dmaven.test.skip=true on a second try: a test another engineer is still writing must not stop a benchmark run
+if ! (cd "$ROOT" && mvn -B -q -pl bench -am install -DskipTests) >&2 \
+   && ! (cd "$ROOT" && mvn -B -q -pl bench -am install -Dmaven.test.skip=true) >&2; then
   [ -f "$JAR" ] || { echo "bench/run.sh: the build failed and there is no earlier benchmarks.jar" >&2; exit 1; }
   BUILD_NOTE="the build failed (the working tree did not compile); this run used the earlier $JAR of $(date -u -r "$JAR" '+%H:%M UTC')"
   log "WARNING: $BUILD_NOTE"

@@ -346,7 +346,10 @@ public final class Report {
         md.append("## Regressions against bench/baseline.json\n\n");
         Object base = read(a.get("baseline"));
         if (base == null) {
-            md.append("No baseline stored yet (`bench/run.sh --update-baseline` writes one).\n");
+            md.append(a.containsKey("update-baseline")
+                    ? "No baseline existed before this run; its minimum times are now the baseline (bench/baseline.json), "
+                      + "and later runs are checked against them.\n"
+                    : "No baseline stored yet (`bench/run.sh --update-baseline` writes one).\n");
             return;
         }
         Map<String, Object> b = map(map(base).get("min_ms"));
