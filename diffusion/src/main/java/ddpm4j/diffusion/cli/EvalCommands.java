@@ -126,7 +126,10 @@ final class EvalCommands {
             }
             double genSecs = (System.nanoTime() - t0) / 1e9;
             if (saveSamples != null) AtomicFiles.write(saveSamples, idxBytes(gen));
-            if (grid != null) Png.writeGrid(grid, gen.data(), Math.min(gen.n(), 100), 1, 28, 28, 10, 2);
+            if (grid != null) {
+                int k = Math.min(gen.n(), 100);
+                Png.writeGrid(grid, java.util.Arrays.copyOf(gen.data(), k * 784), k, 1, 28, 28, 10, 2);
+            }
             long t1 = System.nanoTime();
             Quality q = Quality.measure(c, gen, test, threshold, 500);
             r.put("classifier", classifier.toString());
