@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// conv2d on the CPU: im2col from a zero-padded copy of each sample, then OpenBLAS GEMM; one sample per worker.
-// Backward-input is GEMM + col2im; backward-weight accumulates dW^T per worker.
+// conv2d on the CPU: oneDNN (DnnlConv2d) when it loaded; else, or for a geometry it declines, im2col from a
+// zero-padded copy of each sample, then OpenBLAS GEMM, one sample per worker. Backward-input is GEMM + col2im;
+// backward-weight accumulates dW^T per worker. -Dddpm4j.onednn=false selects the im2col path.
 // Definition: RefLayers.conv2dForward / conv2dBackwardInput / conv2dBackwardWeight. Test: CpuConv2dTest.
 package ddpm4j.core.cpu;
 
@@ -19,6 +20,8 @@ final class CpuConv2d {
 
     // x: (N, C, H, W)  w: (K, C, R, S)  bias: (K) or null  out: (N, K, Ho, Wo)
     static void forward(Tensor out, Tensor x, Tensor w, Tensor bias, ConvGeom g) {
+        if (DnnlConv2d.enabled()
+                && DnnlConv2d.forward(CpuMem.seg(out), CpuMem.seg(x), CpuMem.seg(w), CpuMem.seg(bias), g)) return;
         forward(CpuMem.seg(out), CpuMem.seg(x), CpuMem.seg(w), CpuMem.seg(bias), g);
     }
 
@@ -62,6 +65,7 @@ final class CpuConv2d {
     // the equivalent forward conv with flipped weights, whose M is only C.)
     static void backwardInput(Tensor dx, Tensor dy, Tensor w, ConvGeom g) {
         MemorySegment d = CpuMem.seg(dx), gy = CpuMem.seg(dy), ws = CpuMem.seg(w);
+        if (DnnlConv2d.enabled() && DnnlConv2d.backwardData(d, gy, ws, g)) return;
         int ho = g.ho(), wo = g.wo(), hwo = ho * wo, crs = g.c() * g.r() * g.s(), rows = blockRows(g);
         long inPlane = (long) g.c() * g.h() * g.w(), outPlane = (long) g.k() * hwo;
         Parallel.forRange(g.n(), 1, (wk, lo, hi) -> {
@@ -82,6 +86,7 @@ final class CpuConv2d {
     // dw: (K, C, R, S) = sum_n dy[n] (K x HoWo) @ cols[n]^T;  dbias: (K) = sum over n, ho, wo of dy
     static void backwardWeight(Tensor dw, Tensor dbias, Tensor dy, Tensor x, ConvGeom g) {
         MemorySegment dws = CpuMem.seg(dw), gy = CpuMem.seg(dy), xs = CpuMem.seg(x);
+        if (DnnlConv2d.enabled() && DnnlConv2d.backwardWeights(dws, CpuMem.seg(dbias), gy, xs, g)) return;
         int hwo = g.ho() * g.wo(), crs = g.c() * g.r() * g.s(), k = g.k();
         long inPlane = (long) g.c() * g.h() * g.w(), outPlane = (long) k * hwo, wSize = (long) k * crs;
         boolean pointwise = isPointwise(g);

@@ -4,23 +4,13 @@
 package ddpm4j.core.cpu;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.net.JarURLConnection;
-import java.net.URL;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
-import java.util.Locale;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -162,27 +152,10 @@ public final class OpenBlas {
         return new RuntimeException(t);
     }
 
-    // 1. find the libraries in the jar, 2. copy them to a content-addressed directory, 3. dlopen in dependency order
+    // 1. copy the libraries out of the jar (NativeLibs), 2. dlopen them in dependency order, 3. bind the symbols
     @SuppressWarnings("restricted")
     private static Bindings load() throws IOException {
-        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-        String arch = System.getProperty("os.arch", "");
-        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
-            throw new UnsupportedOperationException("only the linux-x86_64 OpenBLAS binary is bundled; this is "
-                    + os + "/" + arch);
-        }
-        URL[] urls = new URL[FILES.length];
-        for (int i = 0; i < FILES.length; i++) {
-            urls[i] = OpenBlas.class.getResource(RESOURCE_DIR + FILES[i]);
-            if (urls[i] == null) {
-                throw new IOException("resource " + RESOURCE_DIR + FILES[i]
-                        + " not on the class path (is org.bytedeco:openblas:linux-x86_64 a dependency?)");
-            }
-        }
-        Path dir = cacheRoot().resolve("openblas-" + contentHash(urls));
-        Files.createDirectories(dir);
-        for (int i = 0; i < FILES.length; i++) extract(urls[i], dir.resolve(FILES[i]));
-
+        Path dir = NativeLibs.extract("openblas", RESOURCE_DIR, FILES, "org.bytedeco:openblas:linux-x86_64");
         Arena arena = Arena.global();
         try {
             SymbolLookup.libraryLookup("libgcc_s.so.1", arena);   // the system's copy, if there is one
@@ -218,58 +191,5 @@ public final class OpenBlas {
 
     private static MemorySegment find(SymbolLookup lib, String name) {
         return lib.find(name).orElseThrow(() -> new UnsatisfiedLinkError("symbol " + name + " not in libopenblas.so.0"));
-    }
-
-    private static Path cacheRoot() {
-        String configured = System.getProperty("ddpm4j.nativeCache");
-        if (configured != null) return Path.of(configured);
-        Path home = Path.of(System.getProperty("user.home", "/nonexistent"), ".cache", "ddpm4j");
-        try {
-            Files.createDirectories(home);
-            if (Files.isWritable(home)) return home;
-        } catch (IOException | SecurityException ignored) {
-            // fall through to the temp directory
-        }
-        return Path.of(System.getProperty("java.io.tmpdir"), "ddpm4j-" + System.getProperty("user.name", "user"));
-    }
-
-    // From the jar's CRC-32 and size of each entry when loaded from a jar (no need to inflate 40 MB at every start);
-    // from the bytes themselves otherwise (an exploded class path).
-    private static String contentHash(URL[] urls) throws IOException {
-        MessageDigest md;
-        try {
-            md = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IOException(e);
-        }
-        for (URL url : urls) {
-            md.update(url.getPath().substring(url.getPath().lastIndexOf('/') + 1).getBytes());
-            if (url.openConnection() instanceof JarURLConnection jar && jar.getJarEntry().getCrc() >= 0) {
-                var e = jar.getJarEntry();
-                md.update((e.getCrc() + ":" + e.getSize()).getBytes());
-            } else {
-                try (InputStream in = url.openStream()) {
-                    byte[] buf = new byte[1 << 16];
-                    for (int r; (r = in.read(buf)) > 0; ) md.update(buf, 0, r);
-                }
-            }
-        }
-        return HexFormat.of().formatHex(md.digest(), 0, 8);
-    }
-
-    // Written to a temporary name and moved into place, so concurrent JVMs never see a half-written library.
-    private static void extract(URL url, Path target) throws IOException {
-        if (Files.isRegularFile(target) && Files.size(target) > 0) return;
-        Path tmp = Files.createTempFile(target.getParent(), target.getFileName().toString(), ".part");
-        try (InputStream in = url.openStream()) {
-            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
     }
 }
