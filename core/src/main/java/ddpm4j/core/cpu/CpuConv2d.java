@@ -20,12 +20,23 @@ final class CpuConv2d {
 
     // x: (N, C, H, W)  w: (K, C, R, S)  bias: (K) or null  out: (N, K, Ho, Wo)
     static void forward(Tensor out, Tensor x, Tensor w, Tensor bias, ConvGeom g) {
-        if (DnnlConv2d.enabled()
-                && DnnlConv2d.forward(CpuMem.seg(out), CpuMem.seg(x), CpuMem.seg(w), CpuMem.seg(bias), g)) return;
-        forward(CpuMem.seg(out), CpuMem.seg(x), CpuMem.seg(w), CpuMem.seg(bias), g);
+        MemorySegment o = CpuMem.seg(out), xs = CpuMem.seg(x), ws = CpuMem.seg(w), b = CpuMem.seg(bias);
+        if (!(DnnlConv2d.enabled() && DnnlConv2d.forward(o, xs, ws, b, g))) forwardIm2col(o, xs, ws, b, g);
     }
 
-    static void forward(MemorySegment o, MemorySegment x, MemorySegment w, MemorySegment bias, ConvGeom g) {
+    // dx: (N, C, H, W) from dy: (N, K, Ho, Wo) and w: (K, C, R, S)
+    static void backwardInput(Tensor dx, Tensor dy, Tensor w, ConvGeom g) {
+        MemorySegment d = CpuMem.seg(dx), gy = CpuMem.seg(dy), ws = CpuMem.seg(w);
+        if (!(DnnlConv2d.enabled() && DnnlConv2d.backwardData(d, gy, ws, g))) backwardInputIm2col(d, gy, ws, g);
+    }
+
+    // dw: (K, C, R, S) and dbias: (K) or null, overwritten
+    static void backwardWeight(Tensor dw, Tensor dbias, Tensor dy, Tensor x, ConvGeom g) {
+        MemorySegment dws = CpuMem.seg(dw), db = CpuMem.seg(dbias), gy = CpuMem.seg(dy), xs = CpuMem.seg(x);
+        if (!(DnnlConv2d.enabled() && DnnlConv2d.backwardWeights(dws, db, gy, xs, g))) backwardWeightIm2col(dws, db, gy, xs, g);
+    }
+
+    static void forwardIm2col(MemorySegment o, MemorySegment x, MemorySegment w, MemorySegment bias, ConvGeom g) {
         int ho = g.ho(), wo = g.wo(), hwo = ho * wo, crs = g.c() * g.r() * g.s(), k = g.k();
         long inPlane = (long) g.c() * g.h() * g.w(), outPlane = (long) k * hwo;
         boolean pointwise = isPointwise(g);
@@ -63,9 +74,7 @@ final class CpuConv2d {
     // dx: (N, C, H, W) from dy: (N, K, Ho, Wo) and w: (K, C, R, S):
     // cols (CRS x HoWo) = W^T dy[n], then dx[n] = col2im(cols). (M = CRS makes a better GEMM shape for OpenBLAS than
     // the equivalent forward conv with flipped weights, whose M is only C.)
-    static void backwardInput(Tensor dx, Tensor dy, Tensor w, ConvGeom g) {
-        MemorySegment d = CpuMem.seg(dx), gy = CpuMem.seg(dy), ws = CpuMem.seg(w);
-        if (DnnlConv2d.enabled() && DnnlConv2d.backwardData(d, gy, ws, g)) return;
+    static void backwardInputIm2col(MemorySegment d, MemorySegment gy, MemorySegment ws, ConvGeom g) {
         int ho = g.ho(), wo = g.wo(), hwo = ho * wo, crs = g.c() * g.r() * g.s(), rows = blockRows(g);
         long inPlane = (long) g.c() * g.h() * g.w(), outPlane = (long) g.k() * hwo;
         Parallel.forRange(g.n(), 1, (wk, lo, hi) -> {
@@ -84,9 +93,8 @@ final class CpuConv2d {
     }
 
     // dw: (K, C, R, S) = sum_n dy[n] (K x HoWo) @ cols[n]^T;  dbias: (K) = sum over n, ho, wo of dy
-    static void backwardWeight(Tensor dw, Tensor dbias, Tensor dy, Tensor x, ConvGeom g) {
-        MemorySegment dws = CpuMem.seg(dw), gy = CpuMem.seg(dy), xs = CpuMem.seg(x);
-        if (DnnlConv2d.enabled() && DnnlConv2d.backwardWeights(dws, CpuMem.seg(dbias), gy, xs, g)) return;
+    static void backwardWeightIm2col(MemorySegment dws, MemorySegment db, MemorySegment gy, MemorySegment xs,
+                                     ConvGeom g) {
         int hwo = g.ho() * g.wo(), crs = g.c() * g.r() * g.s(), k = g.k();
         long inPlane = (long) g.c() * g.h() * g.w(), outPlane = (long) k * hwo, wSize = (long) k * crs;
         boolean pointwise = isPointwise(g);
@@ -125,8 +133,7 @@ final class CpuConv2d {
             }
         });
         // 3. dbias[k] = sum of dy over samples and pixels
-        if (dbias != null) {
-            MemorySegment db = CpuMem.seg(dbias);
+        if (db != null) {
             Parallel.forRange(k, Math.max(1, k / threads), (wk, lo, hi) -> {
                 for (int kk = lo; kk < hi; kk++) {
                     float acc = 0f;

@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // CPU conv2d forward, backward-input and backward-weight (+ bias) against the reference backend's direct loops,
-// on awkward geometries: 3x3 pad 1, TF-style stride 2 with right/bottom padding, 1x1, no padding, odd sizes.
+// on awkward geometries: 3x3 pad 1, TF-style stride 2 with right/bottom padding, 1x1, no padding, odd sizes; both
+// paths (oneDNN, which the backend uses when it loads, and the im2col + GEMM fallback); oneDNN loads here and
+// repeats its results bit for bit.
 package ddpm4j.core.cpu;
 
 import ddpm4j.core.Backend.ConvGeom;
 import ddpm4j.core.Tensor;
+import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import static ddpm4j.core.cpu.CpuCheck.be;
 import static ddpm4j.core.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class CpuConv2dTest {
     static final ConvGeom[] GEOMS = {
@@ -21,8 +28,10 @@ class CpuConv2dTest {
             new ConvGeom(4, 17, 10, 10, 33, 3, 3, 1, 1, 1, 1, 1),
     };
 
-    @Test
-    void forwardBackwardMatchReference() {
+    /** The backend's path (oneDNN here) or the im2col + GEMM fallback, on the cpu side of the comparison. */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void forwardBackwardMatchReference(boolean im2col) {
         int seed = 40;
         for (ConvGeom g : GEOMS) {
             String what = g.toString();
@@ -34,11 +43,19 @@ class CpuConv2dTest {
             Tensor[] dx = CpuCheck.empty(g.n(), g.c(), g.h(), g.w()), dw = CpuCheck.empty(g.k(), g.c(), g.r(), g.s());
             Tensor[] db = CpuCheck.empty(g.k());
             for (int i = 0; i < 2; i++) {
+                if (i == 1 && im2col) {
+                    CpuConv2d.forwardIm2col(seg(out[1]), seg(x[1]), seg(w[1]), seg(bias[1]), g);
+                    CpuConv2d.forwardIm2col(seg(outNoBias[1]), seg(x[1]), seg(w[1]), null, g);
+                    CpuConv2d.backwardInputIm2col(seg(dx[1]), seg(dy[1]), seg(w[1]), g);
+                    CpuConv2d.backwardWeightIm2col(seg(dw[1]), seg(db[1]), seg(dy[1]), seg(x[1]), g);
+                    continue;
+                }
                 be(i).conv2dForward(out[i], x[i], w[i], bias[i], g);
                 be(i).conv2dForward(outNoBias[i], x[i], w[i], null, g);
                 be(i).conv2dBackwardInput(dx[i], dy[i], w[i], g);
                 be(i).conv2dBackwardWeight(dw[i], db[i], dy[i], x[i], g);
             }
+            what += im2col ? " (im2col)" : DnnlConv2d.enabled() ? " (oneDNN " + DnnlConv2d.implementation(g, true) + ")" : "";
             double crs = g.c() * g.r() * g.s();
             assertClose("forward " + what, out[0], out[1], 1e-5 * Math.sqrt(crs) * 4, 1e-5);
             assertClose("forward, no bias " + what, outNoBias[0], outNoBias[1], 1e-5 * Math.sqrt(crs) * 4, 1e-5);
@@ -56,5 +73,37 @@ class CpuConv2dTest {
         Tensor[] dw = CpuCheck.empty(g.k(), g.c(), g.r(), g.s());
         for (int i = 0; i < 2; i++) be(i).conv2dBackwardWeight(dw[i], null, dy[i], x[i], g);
         assertClose("dw", dw[0], dw[1], 1e-4, 1e-5);
+    }
+
+    @Test
+    void oneDnnLoadsOnLinuxX64() {
+        String os = System.getProperty("os.name", ""), arch = System.getProperty("os.arch", "");
+        if (os.toLowerCase().contains("linux") && (arch.equals("amd64") || arch.equals("x86_64"))) {
+            assertTrue(OneDnn.available(), () -> "oneDNN did not load: " + OneDnn.error());
+            assertTrue(DnnlConv2d.enabled());
+        }
+    }
+
+    @Test
+    void oneDnnRepeatsItsResultsExactly() {
+        if (!DnnlConv2d.enabled()) return;
+        ConvGeom g = GEOMS[6];
+        Tensor[] x = CpuCheck.normal(95, g.n(), g.c(), g.h(), g.w()), w = CpuCheck.normal(96, g.k(), g.c(), g.r(), g.s());
+        Tensor[] dy = CpuCheck.normal(97, g.n(), g.k(), g.ho(), g.wo());
+        float[][] first = new float[3][];
+        for (int rep = 0; rep < 3; rep++) {
+            Tensor[] out = CpuCheck.empty(g.n(), g.k(), g.ho(), g.wo()), dx = CpuCheck.empty(g.n(), g.c(), g.h(), g.w());
+            Tensor[] dw = CpuCheck.empty(g.k(), g.c(), g.r(), g.s()), db = CpuCheck.empty(g.k());
+            be(1).conv2dForward(out[1], x[1], w[1], null, g);
+            be(1).conv2dBackwardInput(dx[1], dy[1], w[1], g);
+            be(1).conv2dBackwardWeight(dw[1], db[1], dy[1], x[1], g);
+            float[][] now = {out[1].toFloatArray(), dx[1].toFloatArray(), dw[1].toFloatArray()};
+            if (rep == 0) first = now;
+            else for (int j = 0; j < 3; j++) assertArrayEquals(first[j], now[j], "repeat " + rep + ", output " + j);
+        }
+    }
+
+    private static MemorySegment seg(Tensor t) {
+        return CpuMem.seg(t);
     }
 }
