@@ -119,6 +119,7 @@ final class OneDnn {
     private static Bindings load() throws IOException {
         Path dir = NativeLibs.extract("onednn", RESOURCE_DIR, FILES, "org.bytedeco:dnnl:linux-x86_64");
         Arena arena = Arena.global();
+        passiveOpenMpThreads();
         SymbolLookup gomp = SymbolLookup.libraryLookup(dir.resolve("libgomp.so.1"), arena);
         SymbolLookup lib = SymbolLookup.libraryLookup(dir.resolve("libdnnl.so.3"), arena);
         Linker l = Linker.nativeLinker();
@@ -167,6 +168,25 @@ final class OneDnn {
                         FunctionDescriptor.ofVoid(JAVA_INT)),
                 createEngine(l, lib), dir);
         return b;
+    }
+
+    /**
+     * OpenMP threads that spin after a parallel region take the cores from the next kernel on Parallel's pool, and
+     * lose 3-4x when their partner is descheduled on a shared machine; sleeping costs a few microseconds per
+     * convolution. So unless the user chose otherwise, set OMP_WAIT_POLICY=PASSIVE in the process environment before
+     * libgomp loads (it reads its settings once, when loaded).
+     */
+    @SuppressWarnings("restricted")
+    private static void passiveOpenMpThreads() {
+        if (System.getenv("OMP_WAIT_POLICY") != null || System.getenv("GOMP_SPINCOUNT") != null) return;
+        Linker l = Linker.nativeLinker();
+        MethodHandle setenv = l.downcallHandle(l.defaultLookup().find("setenv").orElseThrow(
+                () -> new UnsatisfiedLinkError("setenv not in libc")), FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+        try (Arena a = Arena.ofConfined()) {
+            int ignored = (int) setenv.invokeExact(a.allocateFrom("OMP_WAIT_POLICY"), a.allocateFrom("PASSIVE"), 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
     }
 
     private static MemorySegment createEngine(Linker l, SymbolLookup lib) {
