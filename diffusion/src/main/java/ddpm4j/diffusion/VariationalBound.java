@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The variational bound of Ho et al. 2020 (Eq. 5, with the discretized decoder of Eq. 13) in bits/dim: the prior term
 // L_T, the Gaussian KLs L_{t-1}, and the decoder NLL L_0, per image and per step, computed on the host in float64 from
-// the network's float32 noise predictions. Pairs with VariationalBoundTest and scripts/golden/vb_golden.py.
+// the network's float32 noise predictions; also the distortion of the predicted x_0 at each step (rate/distortion, the
+// paper's Fig. 5). Pairs with VariationalBoundTest and scripts/golden/vb_golden.py.
 package ddpm4j.diffusion;
 
 import ddpm4j.core.Backend;
@@ -33,8 +34,10 @@ public final class VariationalBound {
      * @param prior per image: L_T, bits/dim
      * @param steps per step t (mean over images): L_0 at index 0, L_{t} (paper L_{t}) at t >= 1, bits/dim
      * @param decoder per image: L_0, bits/dim
+     * @param stepMse per step t (mean over images): the mean squared error between x_0 and the x_0 predicted from
+     *                x_t (clipped when the bound clips), on the [-1, 1] scale: the distortion of the paper's Fig. 5
      */
-    public record Result(double[] total, double[] prior, double[] steps, double[] decoder) {
+    public record Result(double[] total, double[] prior, double[] steps, double[] decoder, double[] stepMse) {
         /** Mean of the total over images. */
         public double meanTotal() { return mean(total); }
 
@@ -69,6 +72,7 @@ public final class VariationalBound {
         int n = shape[0], d = x0.length / n, T = s.steps();
         double perBit = d * Math.log(2);
         double[] total = new double[n], prior = new double[n], decoder = new double[n], steps = new double[T];
+        double[] stepMse = new double[T];
         // 1. L_T = KL(N(sqrt(aB_T) x0, 1 - aB_T) || N(0, 1))
         double abT = s.alphaBar(T - 1), logVarT = Math.log(1 - abT);
         for (int i = 0; i < n; i++) {
@@ -96,13 +100,14 @@ public final class VariationalBound {
                 double c0 = s.sqrtRecipAlphaBar(t), c1 = s.sqrtRecipM1AlphaBar(t);
                 double m1 = s.posteriorMeanCoef1(t), m2 = s.posteriorMeanCoef2(t);
                 double modelLogVar = s.modelLogVariance(t), postLogVar = s.posteriorLogVarianceClipped(t);
-                double sum = 0;
+                double sum = 0, se = 0;
                 for (int i = 0; i < n; i++) {
                     double term = 0;
                     for (int j = 0; j < d; j++) {
                         int k = i * d + j;
                         double x0Hat = c0 * xt[k] - c1 * epsHat[k];
                         if (clip) x0Hat = Math.max(-1, Math.min(1, x0Hat));
+                        se += (x0Hat - x0[k]) * (x0Hat - x0[k]);
                         double modelMean = m1 * x0Hat + m2 * xt[k];
                         if (t == 0) term -= discretizedLogLikelihood(x0[k], modelMean, 0.5 * modelLogVar);
                         else term += normalKl(m1 * x0[k] + m2 * xt[k], postLogVar, modelMean, modelLogVar);
@@ -113,9 +118,10 @@ public final class VariationalBound {
                     sum += term;
                 }
                 steps[t] = sum / n;
+                stepMse[t] = se / ((double) n * d);
             }
         }
-        return new Result(total, prior, steps, decoder);
+        return new Result(total, prior, steps, decoder, stepMse);
     }
 
     /** KL(N(mean1, e^logVar1) || N(mean2, e^logVar2)) in nats, one dimension. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The bound (Eq. 5, 13) of a dummy model on fixed noise against an independent float64 numpy computation
-// (scripts/golden/diffusion_golden.py), for both variance types; plus the decoder's edge bins by hand.
+// (scripts/golden/diffusion_golden.py), for both variance types; plus the decoder's edge bins by hand and the
+// per-step distortion (Fig. 5) of two predictors whose error has a closed form.
 package ddpm4j.diffusion;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -61,5 +62,43 @@ class VariationalBoundTest {
         // KL of equal Gaussians is 0; of N(1, 1) against N(0, 1) is 1/2
         assertEquals(0, VariationalBound.normalKl(0.3, -2, 0.3, -2), 1e-15);
         assertEquals(0.5, VariationalBound.normalKl(1, 0, 0, 0), 1e-15);
+    }
+
+    /**
+     * Distortion of the predicted x_0 at each step: a predictor of zero noise gives x0Hat = x_t / sqrt(aB_t), whose
+     * squared error is (1 - aB_t) / aB_t * eps^2 (unclipped); the oracle that returns the true noise gives zero.
+     */
+    @Test
+    void perStepDistortionMatchesClosedForms() {
+        int T = 20;
+        var cfg = new SchedulerConfig(T, 1e-3, 0.2, "linear", "fixed_small", false, 1.0, "epsilon");
+        NoiseSchedule ns = new NoiseSchedule(cfg);
+        int[] shape = {2, 1, 3, 3};
+        float[] x0 = new float[18];
+        for (int i = 0; i < x0.length; i++) x0[i] = (float) Math.cos(0.7 * i);
+        VariationalBound.NoiseSource noise = (t, count) -> {
+            float[] e = new float[count];
+            for (int k = 0; k < count; k++) e[k] = (float) Math.sin(0.37 * k + 1.3 * t);
+            return e;
+        };
+        Backend be = TestBackends.reference();
+        var zero = new VariationalBound(ns, false).compute((x, t) -> x.mul(0.0), be, x0, shape, noise);
+        for (int t = 0; t < T; t++) {
+            float[] e = noise.noise(t, x0.length);
+            double ab = ns.alphaBar(t), expected = 0;
+            for (float v : e) expected += (1 - ab) / ab * v * v;
+            expected /= e.length;
+            assertEquals(expected, zero.stepMse()[t], 1e-5 * expected + 1e-9, "zero predictor, t=" + t);
+        }
+        var oracle = new VariationalBound(ns, false).compute((x, t) -> {
+            // eps = (x_t - sqrt(aB) x_0) / sqrt(1 - aB), from the same x_0
+            float[] xt = x.toFloatArray(), eps = new float[xt.length];
+            for (int k = 0; k < xt.length; k++) {
+                eps[k] = (float) ((xt[k] - ns.sqrtAlphaBar(t[0]) * x0[k]) / ns.sqrtOneMinusAlphaBar(t[0]));
+            }
+            return ddpm4j.core.Tensor.of(be, eps, x.shape());
+        }, be, x0, shape, noise);
+        for (int t = 0; t < T; t++) assertTrue(oracle.stepMse()[t] < 1e-8, "oracle, t=" + t + ": " + oracle.stepMse()[t]);
+        assertTrue(zero.stepMse()[T - 1] > 100 * zero.stepMse()[0], "distortion grows with t");
     }
 }

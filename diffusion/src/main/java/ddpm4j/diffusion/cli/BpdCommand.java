@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `ddpm bpd`: the variational bound (Eq. 5 and 13) in bits/dim on test images, with the prior, decoder and per-step
-// terms; --json prints them as JSON.
+// terms, and the rate/distortion of progressive coding (the paper's Fig. 5); --json prints them as JSON.
 package ddpm4j.diffusion.cli;
 
 import ddpm4j.core.Backend;
@@ -35,6 +35,9 @@ public final class BpdCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "64") int batch;
     @Option(names = "--seed", defaultValue = "0") long seed;
     @Option(names = "--json", description = "print the result as JSON (total, prior, decoder, per-step terms)") boolean json;
+    @Option(names = "--rate-distortion", paramLabel = "CSV", description = "write the rate/distortion table (paper Fig. 5): "
+            + "per step t, the bits/dim sent so far (L_T + L_{T-1} + ... + L_t) and the RMSE of the predicted x_0 on the "
+            + "[0, 255] scale") Path rateDistortion;
 
     @Override
     public Integer call() throws Exception {
@@ -57,7 +60,7 @@ public final class BpdCommand implements Callable<Integer> {
             VariationalBound vb = new VariationalBound(ns);
             int per = img.imageSize(), T = ns.steps();
             List<Double> total = new ArrayList<>(), prior = new ArrayList<>(), decoder = new ArrayList<>();
-            double[] steps = new double[T];
+            double[] steps = new double[T], mse = new double[T];
             Generator gen = new Generator(seed);
             long t0 = System.nanoTime();
             for (int done = 0; done < img.n(); done += batch) {
@@ -68,11 +71,22 @@ public final class BpdCommand implements Callable<Integer> {
                             try (Tensor z = Tensor.randn(be, gen, count)) { return z.toFloatArray(); }
                         });
                 for (int i = 0; i < b; i++) { total.add(r.total()[i]); prior.add(r.prior()[i]); decoder.add(r.decoder()[i]); }
-                for (int t = 0; t < T; t++) steps[t] += r.steps()[t] * b;
+                for (int t = 0; t < T; t++) { steps[t] += r.steps()[t] * b; mse[t] += r.stepMse()[t] * b; }
                 System.err.printf(Locale.ROOT, "bpd: %d/%d images, running mean %.4f bits/dim%n", done + b, img.n(), mean(total));
             }
-            for (int t = 0; t < T; t++) steps[t] /= img.n();
+            for (int t = 0; t < T; t++) { steps[t] /= img.n(); mse[t] /= img.n(); }
             double secs = (System.nanoTime() - t0) / 1e9;
+            // Paper step t = T .. 1 (index t - 1): the receiver holds x_t after L_T (x_T) and L_{T-1} .. L_t, where
+            // per_step_bpd[s] is the paper's L_s for s >= 1 (per_step_bpd[0] is the decoder L_0, sent last); the
+            // distortion is that of the x_0 predicted from the paper's x_t, the network's input at index t - 1.
+            double[] rate = new double[T], rmse = new double[T];
+            double sent = mean(prior);
+            for (int t = T; t >= 1; t--) {
+                if (t <= T - 1) sent += steps[t];
+                rate[t - 1] = sent;
+                rmse[t - 1] = Math.sqrt(mse[t - 1]) * 127.5;
+            }
+            if (rateDistortion != null) writeRateDistortion(rateDistortion, rate, rmse);
             if (json) {
                 var o = new LinkedHashMap<String, Object>();
                 o.put("images", (long) img.n());
@@ -83,15 +97,35 @@ public final class BpdCommand implements Callable<Integer> {
                 List<Object> st = new ArrayList<>();
                 for (double v : steps) st.add(v);
                 o.put("per_step_bpd", st);
+                List<Object> rd = new ArrayList<>();
+                for (double v : rmse) rd.add(v);
+                o.put("per_step_distortion_rmse", rd);
                 o.put("seconds", secs);
                 System.out.println(Json.write(o));
             } else {
                 System.out.printf(Locale.ROOT, "bits/dim on %d test images: %.4f (prior L_T %.6f, decoder L_0 %.4f, "
                         + "sum of L_1..L_%d %.4f) in %.1f s%n", img.n(), mean(total), mean(prior), mean(decoder), T - 1,
                         mean(total) - mean(prior) - mean(decoder), secs);
+                System.out.println("rate/distortion (paper Fig. 5): step t, bits/dim sent so far, RMSE of predicted x_0 [0, 255]");
+                for (int t = T; t >= 1; t -= Math.max(1, T / 10)) {
+                    System.out.printf(Locale.ROOT, "  t=%4d  rate %.4f  distortion %.3f%n", t, rate[t - 1], rmse[t - 1]);
+                }
+                if (T % Math.max(1, T / 10) != 1 && T / 10 > 1) {
+                    System.out.printf(Locale.ROOT, "  t=%4d  rate %.4f  distortion %.3f%n", 1, rate[0], rmse[0]);
+                }
             }
+            if (rateDistortion != null) System.err.println("bpd: wrote " + rateDistortion);
         }
         return 0;
+    }
+
+    // Written atomically: a temporary file, then a rename.
+    private static void writeRateDistortion(Path out, double[] rate, double[] rmse) throws java.io.IOException {
+        StringBuilder sb = new StringBuilder("t,rate_bits_per_dim,distortion_rmse\n");
+        for (int t = rate.length; t >= 1; t--) {
+            sb.append(String.format(Locale.ROOT, "%d,%.6f,%.4f%n", t, rate[t - 1], rmse[t - 1]));
+        }
+        ddpm4j.core.io.AtomicFiles.write(out, sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     private static double mean(List<Double> v) {

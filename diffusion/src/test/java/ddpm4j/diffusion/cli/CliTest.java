@@ -109,8 +109,14 @@ class CliTest {
                 "--mixes", "4", "--out", interp.toString());
         assertEquals(0, i.code, i.err);
         assertEquals(2 + 6 * 10, ImageIO.read(interp.toFile()).getWidth(), "source, 4 mixes, source");
-        Run b = ddpm("bpd", "--model", model.toString(), "--data-dir", data.toString(), "--limit", "2", "--json");
+        Path rd = dir.resolve("rd.csv");
+        Run b = ddpm("bpd", "--model", model.toString(), "--data-dir", data.toString(), "--limit", "2", "--json",
+                "--rate-distortion", rd.toString());
         assertEquals(0, b.code, b.err);
+        List<String> rows = Files.readAllLines(rd);
+        assertEquals("t,rate_bits_per_dim,distortion_rmse", rows.get(0));
+        assertEquals(21, rows.size(), "a row per step, t = 20 .. 1");
+        assertTrue(rows.get(1).startsWith("20,") && rows.get(20).startsWith("1,"), rows.toString());
         @SuppressWarnings("unchecked") Map<String, Object> j = (Map<String, Object>) Json.parse(b.out, "bpd output");
         assertEquals(2L, j.get("images"));
         assertEquals(20, ((List<?>) j.get("per_step_bpd")).size());
@@ -118,6 +124,10 @@ class CliTest {
         for (Object v : (List<?>) j.get("per_step_bpd")) sum += ((Number) v).doubleValue();
         assertEquals(total, sum, 1e-9);
         assertTrue(total > 0 && Double.isFinite(total), "bits/dim " + total);
+        // the rate at t = 1 is everything but the decoder term L_0: total - per_step_bpd[0]
+        double rateAt1 = Double.parseDouble(rows.get(20).split(",")[1]);
+        assertEquals(total - ((Number) ((List<?>) j.get("per_step_bpd")).get(0)).doubleValue(), rateAt1, 1e-5);
+        assertEquals(20, ((List<?>) j.get("per_step_distortion_rmse")).size());
         Run info = ddpm("info", "--model", model.toString());
         assertEquals(0, info.code, info.err);
         assertTrue(info.out.contains("parameters: ") && info.out.contains("DDPMScheduler"), info.out);
