@@ -143,6 +143,45 @@ class CliTest {
         }
     }
 
+    /**
+     * `train --data FOLDER` end to end: PNG and JPEG files of mixed sizes (resized and center-cropped to --size), one
+     * corrupt file skipped and counted, then the exported RGB model samples.
+     */
+    @Test
+    void trainOnAnImageFolderThenSample() throws Exception {
+        Path folder = dir.resolve("photos");
+        Files.createDirectories(folder);
+        int[][] sizes = {{10, 14}, {20, 12}, {9, 9}, {16, 24}, {12, 12}};
+        for (int i = 0; i < sizes.length; i++) {
+            var im = new java.awt.image.BufferedImage(sizes[i][0], sizes[i][1], java.awt.image.BufferedImage.TYPE_INT_RGB);
+            for (int y = 0; y < im.getHeight(); y++)
+                for (int x = 0; x < im.getWidth(); x++) im.setRGB(x, y, (x * 20 + i * 40) << 16 | (y * 15) << 8 | (x + y) * 7);
+            ImageIO.write(im, i == 2 ? "jpg" : "png", folder.resolve("img" + i + (i == 2 ? ".jpg" : ".png")).toFile());
+        }
+        Files.write(folder.resolve("broken.png"), new byte[] {1, 2, 3, 4, 5});
+        Path run = dir.resolve("folder-run");
+        Run t = ddpm("train", "--data", folder.toString(), "--size", "8", "--channels", "8,8", "--attn-levels", "-1",
+                "--layers", "1", "--groups", "4", "--timesteps", "20", "--batch", "2", "--steps", "3", "--warmup", "1",
+                "--checkpoint-every", "3", "--sample-every", "3", "--sample-steps", "2", "--log-every", "1", "--seed", "3",
+                "--out", run.toString());
+        assertEquals(0, t.code, t.err);
+        assertTrue(t.err.contains("skipped 1 unreadable file(s)") && t.err.contains("broken.png"), t.err);
+        @SuppressWarnings("unchecked") Map<String, Object> cfg = (Map<String, Object>) Json.parse(
+                Files.readString(run.resolve("model").resolve("config.json")), "config.json");
+        assertEquals(3L, cfg.get("in_channels"));
+        assertEquals(8L, cfg.get("sample_size"));
+        assertTrue(Files.exists(run.resolve("checkpoint.safetensors")) && Files.exists(run.resolve("loss.png")));
+        List<String> log = Files.readAllLines(run.resolve("train_log.csv"));
+        assertEquals(4, log.size(), "header and one row per step: " + log);
+        Path grid = dir.resolve("folder-grid.png");
+        Run s = ddpm("sample", "--model", run.resolve("model").toString(), "-n", "2", "--sampler", "ddim", "--steps", "3",
+                "--out", grid.toString());
+        assertEquals(0, s.code, s.err);
+        var img = ImageIO.read(grid.toFile());
+        assertEquals(2 + 2 * (8 + 2), img.getWidth(), "2 columns of 8 px");
+        assertTrue(img.getColorModel().getNumColorComponents() == 3, "an RGB grid");
+    }
+
     @Test
     void badInputIsAClearErrorWithNonZeroExit() throws Exception {
         Run r = ddpm("sample", "--model", model.toString(), "--sampler", "euler");
