@@ -26,6 +26,30 @@ import java.util.Locale;
 final class NativeLibs {
     private NativeLibs() {}
 
+    /** What loading a library gave: its bindings, or why there are none (exactly one is null). */
+    record Loaded<T>(T value, String error) {}
+
+    /** Something that loads a library and binds its symbols; any Throwable means "not available". */
+    @FunctionalInterface
+    interface Loader<T> {
+        T load() throws Throwable;
+    }
+
+    /**
+     * Runs {@code loader} unless {@code -D<property>=false}; never throws: a failure (UnsatisfiedLinkError,
+     * IOException, an IllegalArgumentException from dlopen, ...) becomes the error text.
+     */
+    static <T> Loaded<T> load(String property, Loader<T> loader) {
+        if (!Boolean.parseBoolean(System.getProperty(property, "true"))) {
+            return new Loaded<>(null, "disabled by -D" + property + "=false");
+        }
+        try {
+            return new Loaded<>(loader.load(), null);
+        } catch (Throwable t) {
+            return new Loaded<>(null, t.getClass().getSimpleName() + ": " + t.getMessage());
+        }
+    }
+
     /**
      * Extracts {@code files} from the class-path directory {@code resourceDir} into {@code <cache>/<name>-<hash>/}.
      *

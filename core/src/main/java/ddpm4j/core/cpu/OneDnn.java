@@ -51,41 +51,26 @@ final class OneDnn {
                     MethodHandle attrCreate, MethodHandle attrSetScratchpad, MethodHandle attrDestroy,
                     MethodHandle ompSetNumThreads, MemorySegment engine, Path dir) {}
 
+    // Loaded lazily by the holder idiom: the first use pays for extraction and dlopen.
     private static final class Holder {
-        static final Bindings B;
-        static final String ERROR;
-        static {
-            Bindings b = null;
-            String error = null;
-            if (!Boolean.parseBoolean(System.getProperty("ddpm4j.onednn", "true"))) {
-                error = "disabled by -Dddpm4j.onednn=false";
-            } else {
-                try {
-                    b = load();
-                } catch (Throwable t) {   // UnsatisfiedLinkError, IOException, IllegalArgumentException from dlopen
-                    error = t.getClass().getSimpleName() + ": " + t.getMessage();
-                }
-            }
-            B = b;
-            ERROR = error;
-        }
+        static final NativeLibs.Loaded<Bindings> L = NativeLibs.load("ddpm4j.onednn", OneDnn::load);
     }
 
     private OneDnn() {}
 
     /** True when oneDNN loaded, its symbols are bound and a CPU engine was created. */
     static boolean available() {
-        return Holder.B != null;
+        return Holder.L.value() != null;
     }
 
     /** Why oneDNN is not available, or null when it is. */
     static String error() {
-        return Holder.ERROR;
+        return Holder.L.error();
     }
 
     static Bindings b() {
-        Bindings b = Holder.B;
-        if (b == null) throw new IllegalStateException("oneDNN is not available: " + Holder.ERROR);
+        Bindings b = Holder.L.value();
+        if (b == null) throw new IllegalStateException("oneDNN is not available: " + Holder.L.error());
         return b;
     }
 

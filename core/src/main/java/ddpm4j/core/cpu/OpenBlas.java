@@ -40,35 +40,19 @@ public final class OpenBlas {
 
     // Loaded lazily by the holder idiom: the first use pays for extraction and dlopen.
     private static final class Holder {
-        static final Bindings B;
-        static final String ERROR;
-        static {
-            Bindings b = null;
-            String error = null;
-            if (!Boolean.parseBoolean(System.getProperty("ddpm4j.openblas", "true"))) {
-                error = "disabled by -Dddpm4j.openblas=false";
-            } else {
-                try {
-                    b = load();
-                } catch (Throwable t) {   // UnsatisfiedLinkError, IOException, IllegalArgumentException from dlopen
-                    error = t.getClass().getSimpleName() + ": " + t.getMessage();
-                }
-            }
-            B = b;
-            ERROR = error;
-        }
+        static final NativeLibs.Loaded<Bindings> L = NativeLibs.load("ddpm4j.openblas", OpenBlas::load);
     }
 
     private OpenBlas() {}
 
     /** True when OpenBLAS loaded and its symbols are bound. */
     public static boolean available() {
-        return Holder.B != null;
+        return Holder.L.value() != null;
     }
 
     /** Why OpenBLAS is not available, or null when it is. */
     public static String error() {
-        return Holder.ERROR;
+        return Holder.L.error();
     }
 
     /** The directory the libraries were loaded from. */
@@ -141,8 +125,8 @@ public final class OpenBlas {
     }
 
     private static Bindings bindings() {
-        Bindings b = Holder.B;
-        if (b == null) throw new IllegalStateException("OpenBLAS is not available: " + Holder.ERROR);
+        Bindings b = Holder.L.value();
+        if (b == null) throw new IllegalStateException("OpenBLAS is not available: " + Holder.L.error());
         return b;
     }
 
