@@ -31,7 +31,9 @@ public final class CpuBackend implements Backend {
         String gemm = Gemm.impl() == Gemm.Impl.OPENBLAS
                 ? "OpenBLAS " + OpenBlas.corename() + " (" + OpenBlas.config().trim() + ")"
                 : "Java GEMM (OpenBLAS not available: " + OpenBlas.error() + ")";
-        return "cpu (" + Parallel.threads() + " threads, " + CpuMem.L + " float lanes, GEMM: " + gemm + ")";
+        String conv = DnnlConv2d.enabled() ? "oneDNN " + OneDnn.version()
+                : "im2col + GEMM" + (OneDnn.error() == null ? "" : " (oneDNN not available: " + OneDnn.error() + ")");
+        return "cpu (" + Parallel.threads() + " threads, " + CpuMem.L + " float lanes, GEMM: " + gemm + ", conv: " + conv + ")";
     }
 
     @Override public long liveBytes() { return pool.liveBytes(); }

@@ -49,7 +49,7 @@ final class OneDnn {
                     MethodHandle reorderPd, MethodHandle pdQueryMd, MethodHandle pdQuery, MethodHandle pdDestroy,
                     MethodHandle primCreate, MethodHandle primExecute, MethodHandle memCreate, MethodHandle memDestroy,
                     MethodHandle attrCreate, MethodHandle attrSetScratchpad, MethodHandle attrDestroy,
-                    MethodHandle ompSetNumThreads, MemorySegment engine, Path dir) {}
+                    MethodHandle ompSetNumThreads, MemorySegment engine, String version, Path dir) {}
 
     // Loaded lazily by the holder idiom: the first use pays for extraction and dlopen.
     private static final class Holder {
@@ -151,7 +151,7 @@ final class OneDnn {
                 l.downcallHandle(gomp.find("omp_set_num_threads").orElseThrow(
                         () -> new UnsatisfiedLinkError("symbol omp_set_num_threads not in libgomp.so.1")),
                         FunctionDescriptor.ofVoid(JAVA_INT)),
-                createEngine(l, lib), dir);
+                createEngine(l, lib), version(l, lib), dir);
         return b;
     }
 
@@ -172,6 +172,23 @@ final class OneDnn {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    // dnnl_version() points to { int major, minor, patch; const char *hash; ... }
+    @SuppressWarnings("restricted")
+    private static String version(Linker l, SymbolLookup lib) {
+        try {
+            MemorySegment v = ((MemorySegment) l.downcallHandle(find(lib, "dnnl_version"), FunctionDescriptor.of(ADDRESS))
+                    .invokeExact()).reinterpret(12);
+            return v.get(JAVA_INT, 0) + "." + v.get(JAVA_INT, 4) + "." + v.get(JAVA_INT, 8);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The loaded library's version, for example "3.11.0". */
+    static String version() {
+        return b().version();
     }
 
     private static MemorySegment createEngine(Linker l, SymbolLookup lib) {
