@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Batched matmul on the CPU: one Gemm.sgemm (OpenBLAS) per batch entry; small products run one per worker.
+// Batched matmul on the CPU: one Gemm.sgemm (OpenBLAS) per batch entry (a single taller one when the entries share B);
+// small products run one per worker.
 // Definition: ReferenceBackend.matmul.
 package ddpm4j.core.cpu;
 
@@ -20,6 +21,12 @@ final class CpuMatmul {
         long aLen = 4L * m * k, bLen = 4L * k * n, oLen = 4L * m * n;
         int lda = transA ? m : k, ldb = transB ? k : n;
         if (m == 0 || n == 0) return;
+        if (batch > 1 && !transA && strideA == (long) m * k && strideB == 0 && (long) batch * m <= Integer.MAX_VALUE) {
+            // back-to-back row-major A entries times one shared B (x W^T over a batch): one GEMM of batch * m rows
+            Gemm.sgemm(false, transB, batch * m, n, k, 1f, as.asSlice(aOff * 4, aLen * batch), lda,
+                    bs.asSlice(bOff * 4, bLen), ldb, 0f, o.asSlice(0, oLen * batch), n);
+            return;
+        }
         Parallel.Body body = (w, lo, hi) -> {
             for (int i = lo; i < hi; i++) {
                 Gemm.sgemm(transA, transB, m, n, k, 1f, as.asSlice((aOff + i * strideA) * 4, aLen), lda,
