@@ -11,7 +11,7 @@ final class CpuMatmul {
     /** Below this many multiply-adds per entry, batch entries run in parallel instead of each GEMM splitting. */
     private static final long SMALL_MACS = 1L << 22;
     /** Row blocks are multiples of OpenBLAS's 16-row micro-tile and at least this tall (packing B is per block). */
-    private static final int MIN_BLOCK_ROWS = 64;
+    private static final int MIN_BLOCK_ROWS = 128;
     /** About this many tasks per call: a thread that the OS deschedules then holds up one task, not half the work. */
     private static final int TASKS = 8;
 
