@@ -46,20 +46,36 @@ final class CpuGroupNorm {
     }
 
     // One channel row: out = x * scale + shift (then silu). A whole row per call keeps the vectors inside one small
-    // compiled method, where C2 inlines sigmoid/exp and never boxes a FloatVector.
+    // compiled method, where C2 inlines sigmoid/exp and never boxes a FloatVector. SiLU and plain rows are separate
+    // methods, not one loop with an "if (silu)": a loop first compiled with the branch never taken was recompiled
+    // 3x slower once SiLU calls came (measured: plain GroupNorm then GroupNorm+SiLU in one JVM, as a U-Net runs them).
     private static void normRow(MemorySegment o, MemorySegment xs, long row, int hw, float scale, float shift,
                                 boolean silu) {
+        if (silu) normRowSilu(o, xs, row, hw, scale, shift);
+        else normRowPlain(o, xs, row, hw, scale, shift);
+    }
+
+    private static void normRowPlain(MemorySegment o, MemorySegment xs, long row, int hw, float scale, float shift) {
+        int p = 0;
+        for (int bound = S.loopBound(hw); p < bound; p += L) {
+            FloatVector.fromMemorySegment(S, xs, (row + p) * 4, LE).fma(scale, shift).intoMemorySegment(o, (row + p) * 4, LE);
+        }
+        if (p < hw) {
+            VectorMask<Float> m = S.indexInRange(p, hw);
+            FloatVector.fromMemorySegment(S, xs, (row + p) * 4, LE, m).fma(scale, shift).intoMemorySegment(o, (row + p) * 4, LE, m);
+        }
+    }
+
+    private static void normRowSilu(MemorySegment o, MemorySegment xs, long row, int hw, float scale, float shift) {
         int p = 0;
         for (int bound = S.loopBound(hw); p < bound; p += L) {
             var y = FloatVector.fromMemorySegment(S, xs, (row + p) * 4, LE).fma(scale, shift);
-            if (silu) y = y.mul(CpuElementwise.sigmoid(y));
-            y.intoMemorySegment(o, (row + p) * 4, LE);
+            y.mul(CpuElementwise.sigmoid(y)).intoMemorySegment(o, (row + p) * 4, LE);
         }
         if (p < hw) {
             VectorMask<Float> m = S.indexInRange(p, hw);
             var y = FloatVector.fromMemorySegment(S, xs, (row + p) * 4, LE, m).fma(scale, shift);
-            if (silu) y = y.mul(CpuElementwise.sigmoid(y));
-            y.intoMemorySegment(o, (row + p) * 4, LE, m);
+            y.mul(CpuElementwise.sigmoid(y)).intoMemorySegment(o, (row + p) * 4, LE, m);
         }
     }
 
@@ -109,46 +125,81 @@ final class CpuGroupNorm {
     }
 
     // One channel row of step 1: g = dy (times silu'(y), y = xhat w + b, when fused) into gbuf[go, go + hw);
-    // part[at] = sum g xhat, part[at + 1] = sum g. Row-sized so that C2 inlines sigmoid/exp here and boxes nothing;
-    // the accumulators leave through gbuf[lanes, lanes + 2 L), not CpuMem.sumLanes, which C2 may decline to inline
-    // into this already large method (NodeCountInliningCutoff) and then box both vectors once per row.
+    // part[at] = sum g xhat, part[at + 1] = sum g. Row-sized, SiLU and plain apart, for the reasons at normRow. The
+    // accumulators leave through gbuf[lanes, lanes + 2 L), not CpuMem.sumLanes, which C2 may decline to inline into
+    // the large SiLU method (NodeCountInliningCutoff) and then box both vectors once per row.
     private static void gradRow(float[] gbuf, int go, int lanes, float[] part, int at, MemorySegment xs, MemorySegment gy,
                                 long row, int hw, float mu, float r, float wv, float bv, boolean silu) {
+        if (silu) gradRowSilu(gbuf, go, lanes, part, at, xs, gy, row, hw, mu, r, wv, bv);
+        else gradRowPlain(gbuf, go, lanes, part, at, xs, gy, row, hw, mu, r);
+    }
+
+    private static void gradRowPlain(float[] gbuf, int go, int lanes, float[] part, int at, MemorySegment xs,
+                                     MemorySegment gy, long row, int hw, float mu, float r) {
         var accG = FloatVector.zero(S);
         var accGX = FloatVector.zero(S);
         int p = 0;
         for (int bound = S.loopBound(hw); p < bound; p += L) {
             var xh = FloatVector.fromMemorySegment(S, xs, (row + p) * 4, LE).sub(mu).mul(r);
             var g = FloatVector.fromMemorySegment(S, gy, (row + p) * 4, LE);
-            if (silu) {                                      // d silu(y)/dy = s (1 + y (1 - s))
-                var y = xh.fma(wv, bv);
-                var sg = CpuElementwise.sigmoid(y);
-                g = g.mul(sg.mul(y.mul(sg.neg().add(1f)).add(1f)));
-            }
             g.intoArray(gbuf, go + p);
             accG = accG.add(g);
             accGX = g.fma(xh, accGX);
         }
         accG.intoArray(gbuf, lanes);
         accGX.intoArray(gbuf, lanes + L);
-        float sG = 0f, sGX = 0f;                             // in lane order, as CpuMem.sumLanes
-        for (int i = 0; i < L; i++) {
-            sG += gbuf[lanes + i];
-            sGX += gbuf[lanes + L + i];
-        }
+        sumLanePairs(gbuf, lanes);
+        float sG = gbuf[lanes], sGX = gbuf[lanes + 1];
         for (; p < hw; p++) {
             float xh = (xs.getAtIndex(JAVA_FLOAT, row + p) - mu) * r;
             float g = gy.getAtIndex(JAVA_FLOAT, row + p);
-            if (silu) {
-                float y = xh * wv + bv, sg = (float) (1 / (1 + Math.exp(-y)));
-                g *= sg * (1 + y * (1 - sg));
-            }
             gbuf[go + p] = g;
             sG += g;
             sGX += g * xh;
         }
         part[at] = sGX;
         part[at + 1] = sG;
+    }
+
+    private static void gradRowSilu(float[] gbuf, int go, int lanes, float[] part, int at, MemorySegment xs,
+                                    MemorySegment gy, long row, int hw, float mu, float r, float wv, float bv) {
+        var accG = FloatVector.zero(S);
+        var accGX = FloatVector.zero(S);
+        int p = 0;
+        for (int bound = S.loopBound(hw); p < bound; p += L) {
+            var xh = FloatVector.fromMemorySegment(S, xs, (row + p) * 4, LE).sub(mu).mul(r);
+            var y = xh.fma(wv, bv);
+            var sg = CpuElementwise.sigmoid(y);                  // d silu(y)/dy = s (1 + y (1 - s))
+            var g = FloatVector.fromMemorySegment(S, gy, (row + p) * 4, LE).mul(sg.mul(y.mul(sg.neg().add(1f)).add(1f)));
+            g.intoArray(gbuf, go + p);
+            accG = accG.add(g);
+            accGX = g.fma(xh, accGX);
+        }
+        accG.intoArray(gbuf, lanes);
+        accGX.intoArray(gbuf, lanes + L);
+        sumLanePairs(gbuf, lanes);
+        float sG = gbuf[lanes], sGX = gbuf[lanes + 1];
+        for (; p < hw; p++) {
+            float xh = (xs.getAtIndex(JAVA_FLOAT, row + p) - mu) * r;
+            float y = xh * wv + bv, sg = (float) (1 / (1 + Math.exp(-y)));
+            float g = gy.getAtIndex(JAVA_FLOAT, row + p) * (sg * (1 + y * (1 - sg)));
+            gbuf[go + p] = g;
+            sG += g;
+            sGX += g * xh;
+        }
+        part[at] = sGX;
+        part[at + 1] = sG;
+    }
+
+    // a[at] = sum of a[at, at + L), a[at + 1] = sum of a[at + L, at + 2 L), each in lane order (as CpuMem.sumLanes).
+    private static void sumLanePairs(float[] a, int at) {
+        float s0 = 0f, s1 = 0f;
+        for (int i = 0; i < L; i++) {
+            s0 += a[at + i];
+            s1 += a[at + L + i];
+        }
+        a[at] = s0;
+        a[at + 1] = s1;
     }
 
     // One channel row of step 2: dx = a g + (x bq + cq).
