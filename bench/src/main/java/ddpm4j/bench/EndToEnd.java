@@ -69,23 +69,23 @@ public final class EndToEnd {
         for (String cfg : new String[] {"mnist", "cifar10"}) {
             if (!only.isEmpty() && !("ddim50_" + cfg + " ddpm1000_" + cfg).contains(only)) continue;
             try (DdpmWorkload w = new DdpmWorkload(be, cfg, 16, false)) {
-                Tensor[] xy = {w.noise(3), w.emptySample()};
-                for (int t = 999; t > 997; t--) w.sampleStep(xy[1], xy[0], t);   // warm-up: JIT and pool
-                int[] ts = new int[50];
-                for (int i = 0; i < 50; i++) ts[i] = DdpmWorkload.T - 1 - i * (DdpmWorkload.T / 50);
-                rows.add(loop("ddim50_" + cfg + "_b16", 50, 50, budgetS, i -> {
-                    w.ddimStep(xy[1], xy[0], ts[i], i + 1 < ts.length ? ts[i + 1] : -1);
-                    Tensor tmp = xy[0]; xy[0] = xy[1]; xy[1] = tmp;
-                }));
-                rows.add(loop("ddpm1000_" + cfg + "_b16", DdpmWorkload.T, ddpmSteps, budgetS, i -> {
-                    w.sampleStep(xy[1], xy[0], DdpmWorkload.T - 1 - i);
-                    Tensor tmp = xy[0]; xy[0] = xy[1]; xy[1] = tmp;
-                }));
-                xy[0].close();
-                xy[1].close();
+                Tensor[] x = {w.noise(3)};
+                for (int i = 0; i < 2; i++) advance(w, x, w.ancestralStep(x[0], i));   // warm-up: JIT and pool
+                rows.add(loop("ddim50_" + cfg + "_b16", DdpmWorkload.DDIM_STEPS, DdpmWorkload.DDIM_STEPS, budgetS,
+                        i -> advance(w, x, w.ddimStep(x[0], i))));
+                rows.add(loop("ddpm1000_" + cfg + "_b16", DdpmWorkload.T, ddpmSteps, budgetS,
+                        i -> advance(w, x, w.ancestralStep(x[0], i))));
+                x[0].close();
             }
         }
         return rows;
+    }
+
+    /** The sampler's loop body: the step's result replaces x (synchronised, so a GPU step is timed whole). */
+    private static void advance(DdpmWorkload w, Tensor[] x, Tensor next) {
+        w.be.sync();
+        x[0].close();
+        x[0] = next;
     }
 
     /** Runs steps 0.. of a loop of {@code total} (at most {@code maxSteps}, stopping past the budget) and scales. */
@@ -151,8 +151,9 @@ public final class EndToEnd {
         try (DdpmWorkload w = new DdpmWorkload(be, parts[1], batch, parts[0].equals("train"))) {
             if (parts[0].equals("train")) for (int i = 0; i < 2; i++) w.trainStep();
             else {
-                Tensor x = w.noise(3), y = w.emptySample();
-                for (int t = 999; t > 996; t--) { w.sampleStep(y, x, t); Tensor tmp = x; x = y; y = tmp; }
+                Tensor[] x = {w.noise(3)};
+                for (int i = 0; i < 3; i++) advance(w, x, w.ancestralStep(x[0], i));
+                x[0].close();
             }
             long hwmKb = 0;
             for (String line : Files.readAllLines(Path.of("/proc/self/status")))
@@ -171,7 +172,7 @@ public final class EndToEnd {
             pb.reset();
             long t0 = System.nanoTime();
             for (int i = 0; i < steps; i++) {
-                w.trainStep(() -> pb.phase(ProfilingBackend.Family.OPTIMIZER));
+                w.trainStep(() -> pb.phase(ProfilingBackend.Family.OPTIMIZER));   // DdpmTrainer's afterBackward hook
                 pb.phase(null);
             }
             double wallMs = (System.nanoTime() - t0) / 1e6 / steps, accounted = 0;
