@@ -63,7 +63,8 @@ if ! (cd "$ROOT" && mvn -B -q -pl bench -am install -DskipTests) >&2 \
   log "WARNING: $BUILD_NOTE"
 fi
 JAVA="$JAVA_HOME/bin/java"
-JFLAGS="--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC"
+# the `ddpm` launcher's JVM flags (scripts/env.sh), so the end-to-end runs and their memory are what users get
+JFLAGS="$DDPM4J_JVM_FLAGS"
 
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -96,7 +97,7 @@ elif [ $LIGHT = 1 ]; then
   # a U-Net step takes tens of seconds on a loaded machine; 1 warm-up + 2 measured calls keeps the run under an hour
   MODEL_ARGS+=(-wi 1 -i 2)
 fi
-E2E_ARGS=(--out "$OUT/e2e.json")
+E2E_ARGS=(--out "$OUT/e2e.json" --launcher-flags "$DDPM4J_JVM_FLAGS")
 PEER_ARGS=()
 if [ $QUICK = 1 ]; then E2E_ARGS+=(--quick); PEER_ARGS+=(--quick); fi
 if [ -n "${BENCH_ONLY:-}" ]; then E2E_ARGS+=(--only "$BENCH_ONLY"); PEER_ARGS+=(--only "$BENCH_ONLY"); fi

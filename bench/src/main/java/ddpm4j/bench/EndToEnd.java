@@ -18,6 +18,8 @@ import java.util.Map;
 /** {@code java -cp benchmarks.jar ddpm4j.bench.EndToEnd --out e2e.json [--quick] [--ddpm-steps K] [--full-sampling]}. */
 public final class EndToEnd {
     private static final String SMALL_HEAP = "-Xmx256m";
+    /** The `ddpm` launcher's JVM flags (DDPM4J_JVM_FLAGS in scripts/env.sh); bench/run.sh passes the current ones. */
+    private static String launcherFlags = "--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC";
     private static final String[] RSS_WORKLOADS = {"train_mnist_b16", "train_cifar10_b8", "sample_mnist_b16", "sample_cifar10_b16"};
 
     private EndToEnd() {}
@@ -35,12 +37,13 @@ public final class EndToEnd {
                 case "--ddpm-steps" -> ddpmSteps = Integer.parseInt(args[++i]);
                 case "--budget" -> budgetS = Double.parseDouble(args[++i]);
                 case "--profile-steps" -> profileSteps = Integer.parseInt(args[++i]);
+                case "--launcher-flags" -> launcherFlags = args[++i].strip();
                 case "--quick" -> quick = true;
                 case "--full-sampling" -> full = true;
                 case "--rss-child" -> { rssChild(args[++i], backend); return; }
                 case "--probe" -> { probe(args[++i]); return; }
                 default -> throw new IllegalArgumentException("EndToEnd: unknown argument '" + args[i]
-                        + "'; expected --out FILE, --backend NAME, --only SUBSTR, --ddpm-steps K, --budget SECONDS, --profile-steps K, --quick, --full-sampling");
+                        + "'; expected --out FILE, --backend NAME, --only SUBSTR, --ddpm-steps K, --budget SECONDS, --profile-steps K, --launcher-flags 'FLAGS', --quick, --full-sampling");
             }
         }
         if (quick) { ddpmSteps = 5; profileSteps = 1; budgetS = 10; }
@@ -125,8 +128,8 @@ public final class EndToEnd {
         for (String[] run : runs) {
             String name = run[0];
             if (!only.isEmpty() && !name.contains(only)) continue;
-            List<String> cmd = new ArrayList<>(List.of(java, "--add-modules=jdk.incubator.vector",
-                    "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC"));
+            List<String> cmd = new ArrayList<>(List.of(java));
+            cmd.addAll(List.of(launcherFlags.split("\\s+")));
             if (!run[1].isEmpty()) cmd.add(run[1]);
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), EndToEnd.class.getName(), "--backend", backend,
                     "--rss-child", name));
@@ -136,11 +139,19 @@ public final class EndToEnd {
             String[] lines = text.split("\n");
             @SuppressWarnings("unchecked")
             Map<String, Object> row = new LinkedHashMap<>((Map<String, Object>) Json.parse(lines[lines.length - 1], "rss child " + name));
-            row.put("jvm", run[1].isEmpty() ? "-XX:+UseParallelGC" : "-XX:+UseParallelGC " + run[1]);
+            row.put("jvm", (jvmLabel() + " " + run[1]).strip());
             rows.add(row);
             System.err.println("peak RSS " + name + ": " + lines[lines.length - 1]);
         }
         return rows;
+    }
+
+    /** The launcher's flags that shape memory (module and native-access flags left out), or "default". */
+    private static String jvmLabel() {
+        StringBuilder b = new StringBuilder();
+        for (String f : launcherFlags.split("\\s+"))
+            if (f.startsWith("-X")) b.append(b.isEmpty() ? "" : " ").append(f);
+        return b.isEmpty() ? "default" : b.toString();
     }
 
     /** Two training steps (the second reuses the first one's memory) or three sampling steps, then this process's peak RSS and the backend's peak tensor bytes. */

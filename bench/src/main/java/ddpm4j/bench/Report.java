@@ -287,8 +287,8 @@ public final class Report {
         }
         md.append("## Peak resident memory (issue 6)\n\n")
           .append("Each workload in a fresh process (2 training steps or 3 sampling steps): Linux VmHWM of that process. The ddpm4j ")
-          .append("process is a JVM whose RSS includes the Java heap and JIT: with the `ddpm` launcher's flags (default heap ")
-          .append("sizing) and, for the training steps, again with the heap capped at 256 MiB; the ")
+          .append("process is a JVM whose RSS includes the Java heap and JIT: with the `ddpm` launcher's flags (DDPM4J_JVM_FLAGS ")
+          .append("in scripts/env.sh, shown per row) and, for the training steps, again with the heap capped at 256 MiB; the ")
           .append("tensor column is the backend pool's peak of live tensor memory (freed blocks it caches for reuse come on ")
           .append("top), the heap column the Java heap committed at the end.\n\n");
         md.append("| workload | parameters (ddpm4j / PyTorch) | ddpm4j peak RSS MiB | ddpm4j peak tensors MiB | ddpm4j Java heap MiB | PyTorch peak RSS MiB | ddpm4j / PyTorch |\n|---|---|---|---|---|---|---|\n");
