@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The one benchmark command (issues 2, 3, 6): builds, runs the JMH suite, the end-to-end runs (DDIM-50, 1000-step
-# sampling, peak memory, training-step profile) and the PyTorch 1.13 peer on the same machine in the same run (each
-# ddpm4j part followed by the peer's same part, so both see similar load), then
+# The one benchmark command (issues 2, 3, 6): builds, measures the machine's peaks (PeakProbe), runs the JMH suite,
+# the end-to-end runs (DDIM-50, 1000-step sampling, peak memory, training-step profile) and the PyTorch 1.13 peer on
+# the same machine in the same run (each ddpm4j part followed by the peer's same part, so both see similar load), then
 # writes bench/RESULTS.md, bench/ratios.png and the regression check against bench/baseline.json.
 set -euo pipefail
 usage() {
@@ -63,7 +63,8 @@ if ! (cd "$ROOT" && mvn -B -q -pl bench -am install -DskipTests) >&2 \
   log "WARNING: $BUILD_NOTE"
 fi
 JAVA="$JAVA_HOME/bin/java"
-JFLAGS="--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC"
+# the `ddpm` launcher's JVM flags (scripts/env.sh), so the end-to-end runs and their memory are what users get
+JFLAGS="$DDPM4J_JVM_FLAGS"
 
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -96,14 +97,14 @@ elif [ $LIGHT = 1 ]; then
   # a U-Net step takes tens of seconds on a loaded machine; 1 warm-up + 2 measured calls keeps the run under an hour
   MODEL_ARGS+=(-wi 1 -i 2)
 fi
-E2E_ARGS=(--out "$OUT/e2e.json")
+E2E_ARGS=(--out "$OUT/e2e.json" --launcher-flags "$DDPM4J_JVM_FLAGS")
 PEER_ARGS=()
 if [ $QUICK = 1 ]; then E2E_ARGS+=(--quick); PEER_ARGS+=(--quick); fi
 if [ -n "${BENCH_ONLY:-}" ]; then E2E_ARGS+=(--only "$BENCH_ONLY"); PEER_ARGS+=(--only "$BENCH_ONLY"); fi
 if [ $FULL = 1 ]; then E2E_ARGS+=(--full-sampling); PEER_ARGS+=(--full-sampling); fi
 if [ $LIGHT = 1 ] && [ $QUICK = 0 ]; then E2E_ARGS+=(--budget 30 --profile-steps 1); PEER_ARGS+=(--sampling-budget 30 --model-reps 2); fi
 
-rm -f "$OUT"/peer-*.json "$OUT"/jmh-*.json "$OUT/e2e.json"
+rm -f "$OUT"/peer-*.json "$OUT"/jmh-*.json "$OUT/e2e.json" "$OUT/peaks.json"
 if [ $PEER = 1 ] && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "PyTorch missing: apt-get install python3-torch"
@@ -121,6 +122,15 @@ peer() {
   /usr/bin/python3 "$ROOT/bench/pytorch/peer.py" --part "$1" "${PEER_ARGS[@]}" > "$OUT/peer-$1.json" 2> "$OUT/peer-$1.log" \
     || { tail -20 "$OUT/peer-$1.log" >&2; log "PyTorch peer ($1) failed; its rows have no ratios"; rm -f "$OUT/peer-$1.json"; }
 }
+
+# The machine's peaks now, under this run's load (a few seconds): Report rates kernels against them.
+log "peak probe: FMA (1 and 2 threads) and STREAM triad (2 threads)"
+PROBE_ARGS=(--out "$OUT/peaks.json")
+if [ $QUICK = 1 ]; then PROBE_ARGS+=(--quick); fi
+# shellcheck disable=SC2086
+"$JAVA" $JFLAGS -cp "$JAR" ddpm4j.bench.PeakProbe "${PROBE_ARGS[@]}" 2> "$OUT/peaks.log" \
+  || { tail -5 "$OUT/peaks.log" >&2; log "peak probe failed: percentages use TOOLCHAIN.md's figures"; rm -f "$OUT/peaks.json"; }
+grep -h '^peak probe' "$OUT/peaks.log" >&2 || true
 
 log "JMH suite, kernels and layers (bench/target/results/jmh-ops.log)"
 # shellcheck disable=SC2086
@@ -144,7 +154,7 @@ if awk -v l="$LOAD_END" -v n="$(nproc)" 'BEGIN { exit !(l > n + 0.5) }'; then
 fi
 MD="$ROOT/bench/RESULTS.md"; PNG="$ROOT/bench/ratios.png"
 if [ $QUICK = 1 ]; then MD="$OUT/RESULTS-quick.md"; PNG="$OUT/ratios-quick.png"; fi
-REPORT_ARGS=(--jmh "$OUT/jmh-ops.json,$OUT/jmh-models.json" --peer "$OUT/peer-ops.json,$OUT/peer-models.json,$OUT/peer-end2end.json" --e2e "$OUT/e2e.json" --baseline "$ROOT/bench/baseline.json"
+REPORT_ARGS=(--jmh "$OUT/jmh-ops.json,$OUT/jmh-models.json" --peer "$OUT/peer-ops.json,$OUT/peer-models.json,$OUT/peer-end2end.json" --e2e "$OUT/e2e.json" --peaks "$OUT/peaks.json" --baseline "$ROOT/bench/baseline.json"
              --md "$MD" --png "$PNG" --machine "$OUT/machine.txt" --command "bench/run.sh ${ORIG_ARGS}")
 if [ $UPDATE = 1 ]; then REPORT_ARGS+=(--update-baseline); fi
 "$JAVA" -Djava.awt.headless=true -cp "$JAR" ddpm4j.bench.Report "${REPORT_ARGS[@]}"

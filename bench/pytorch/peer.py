@@ -49,7 +49,8 @@ TRAIN_BATCH = {"mnist": 16, "cifar10": 8}
 
 
 class Workload:
-    """A U-Net with Adam and EMA and the linear schedule, doing what DdpmWorkload.java does, op for op."""
+    """A U-Net with Adam and EMA and the linear schedule, doing what DdpmWorkload.java runs (DdpmTrainer.trainStep,
+    DdpmSampler.step, DdimSampler.step), op for op."""
 
     def __init__(self, config, batch, training):
         torch.manual_seed(42)
@@ -235,7 +236,7 @@ def sampling_runs(args):
         x = [w.noise()]
         for t in (999, 998):  # warm-up: first-call allocations and oneDNN primitive creation
             w.sample_step(x[0], t)
-        ts = list(range(T - 1, -1, -T // 50))
+        ts = [(49 - i) * (T // 50) for i in range(50)]  # DdimSampler's "leading" spacing: 980, 960, ..., 0
 
         def ddim(i):
             x[0] = w.ddim_step(x[0], ts[i], ts[i + 1] if i + 1 < len(ts) else -1)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Shared set-up of the JMH benchmarks, the profile and the end-to-end runs: backends, seeded inputs, the two U-Net
-// configs of issue 6 (a small MNIST U-Net and the paper's CIFAR-10 U-Net) and the machine's measured peaks.
+// configs of issue 6 (a small MNIST U-Net and the paper's CIFAR-10 U-Net) and TOOLCHAIN.md's peaks (PeakProbe measures
+// the current ones in each run; these are the fallback and the comparison).
 package ddpm4j.bench;
 
 import ddpm4j.core.Backend;

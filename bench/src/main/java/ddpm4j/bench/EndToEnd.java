@@ -18,6 +18,8 @@ import java.util.Map;
 /** {@code java -cp benchmarks.jar ddpm4j.bench.EndToEnd --out e2e.json [--quick] [--ddpm-steps K] [--full-sampling]}. */
 public final class EndToEnd {
     private static final String SMALL_HEAP = "-Xmx256m";
+    /** The `ddpm` launcher's JVM flags (DDPM4J_JVM_FLAGS in scripts/env.sh); bench/run.sh passes the current ones. */
+    private static String launcherFlags = "--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC";
     private static final String[] RSS_WORKLOADS = {"train_mnist_b16", "train_cifar10_b8", "sample_mnist_b16", "sample_cifar10_b16"};
 
     private EndToEnd() {}
@@ -35,12 +37,13 @@ public final class EndToEnd {
                 case "--ddpm-steps" -> ddpmSteps = Integer.parseInt(args[++i]);
                 case "--budget" -> budgetS = Double.parseDouble(args[++i]);
                 case "--profile-steps" -> profileSteps = Integer.parseInt(args[++i]);
+                case "--launcher-flags" -> launcherFlags = args[++i].strip();
                 case "--quick" -> quick = true;
                 case "--full-sampling" -> full = true;
                 case "--rss-child" -> { rssChild(args[++i], backend); return; }
                 case "--probe" -> { probe(args[++i]); return; }
                 default -> throw new IllegalArgumentException("EndToEnd: unknown argument '" + args[i]
-                        + "'; expected --out FILE, --backend NAME, --only SUBSTR, --ddpm-steps K, --budget SECONDS, --profile-steps K, --quick, --full-sampling");
+                        + "'; expected --out FILE, --backend NAME, --only SUBSTR, --ddpm-steps K, --budget SECONDS, --profile-steps K, --launcher-flags 'FLAGS', --quick, --full-sampling");
             }
         }
         if (quick) { ddpmSteps = 5; profileSteps = 1; budgetS = 10; }
@@ -69,23 +72,23 @@ public final class EndToEnd {
         for (String cfg : new String[] {"mnist", "cifar10"}) {
             if (!only.isEmpty() && !("ddim50_" + cfg + " ddpm1000_" + cfg).contains(only)) continue;
             try (DdpmWorkload w = new DdpmWorkload(be, cfg, 16, false)) {
-                Tensor[] xy = {w.noise(3), w.emptySample()};
-                for (int t = 999; t > 997; t--) w.sampleStep(xy[1], xy[0], t);   // warm-up: JIT and pool
-                int[] ts = new int[50];
-                for (int i = 0; i < 50; i++) ts[i] = DdpmWorkload.T - 1 - i * (DdpmWorkload.T / 50);
-                rows.add(loop("ddim50_" + cfg + "_b16", 50, 50, budgetS, i -> {
-                    w.ddimStep(xy[1], xy[0], ts[i], i + 1 < ts.length ? ts[i + 1] : -1);
-                    Tensor tmp = xy[0]; xy[0] = xy[1]; xy[1] = tmp;
-                }));
-                rows.add(loop("ddpm1000_" + cfg + "_b16", DdpmWorkload.T, ddpmSteps, budgetS, i -> {
-                    w.sampleStep(xy[1], xy[0], DdpmWorkload.T - 1 - i);
-                    Tensor tmp = xy[0]; xy[0] = xy[1]; xy[1] = tmp;
-                }));
-                xy[0].close();
-                xy[1].close();
+                Tensor[] x = {w.noise(3)};
+                for (int i = 0; i < 2; i++) advance(w, x, w.ancestralStep(x[0], i));   // warm-up: JIT and pool
+                rows.add(loop("ddim50_" + cfg + "_b16", DdpmWorkload.DDIM_STEPS, DdpmWorkload.DDIM_STEPS, budgetS,
+                        i -> advance(w, x, w.ddimStep(x[0], i))));
+                rows.add(loop("ddpm1000_" + cfg + "_b16", DdpmWorkload.T, ddpmSteps, budgetS,
+                        i -> advance(w, x, w.ancestralStep(x[0], i))));
+                x[0].close();
             }
         }
         return rows;
+    }
+
+    /** The sampler's loop body: the step's result replaces x (synchronised, so a GPU step is timed whole). */
+    private static void advance(DdpmWorkload w, Tensor[] x, Tensor next) {
+        w.be.sync();
+        x[0].close();
+        x[0] = next;
     }
 
     /** Runs steps 0.. of a loop of {@code total} (at most {@code maxSteps}, stopping past the budget) and scales. */
@@ -125,8 +128,8 @@ public final class EndToEnd {
         for (String[] run : runs) {
             String name = run[0];
             if (!only.isEmpty() && !name.contains(only)) continue;
-            List<String> cmd = new ArrayList<>(List.of(java, "--add-modules=jdk.incubator.vector",
-                    "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC"));
+            List<String> cmd = new ArrayList<>(List.of(java));
+            cmd.addAll(List.of(launcherFlags.split("\\s+")));
             if (!run[1].isEmpty()) cmd.add(run[1]);
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), EndToEnd.class.getName(), "--backend", backend,
                     "--rss-child", name));
@@ -136,11 +139,19 @@ public final class EndToEnd {
             String[] lines = text.split("\n");
             @SuppressWarnings("unchecked")
             Map<String, Object> row = new LinkedHashMap<>((Map<String, Object>) Json.parse(lines[lines.length - 1], "rss child " + name));
-            row.put("jvm", run[1].isEmpty() ? "-XX:+UseParallelGC" : "-XX:+UseParallelGC " + run[1]);
+            row.put("jvm", (jvmLabel() + " " + run[1]).strip());
             rows.add(row);
             System.err.println("peak RSS " + name + ": " + lines[lines.length - 1]);
         }
         return rows;
+    }
+
+    /** The launcher's flags that shape memory (module and native-access flags left out), or "default". */
+    private static String jvmLabel() {
+        StringBuilder b = new StringBuilder();
+        for (String f : launcherFlags.split("\\s+"))
+            if (f.startsWith("-X")) b.append(b.isEmpty() ? "" : " ").append(f);
+        return b.isEmpty() ? "default" : b.toString();
     }
 
     /** Two training steps (the second reuses the first one's memory) or three sampling steps, then this process's peak RSS and the backend's peak tensor bytes. */
@@ -151,8 +162,9 @@ public final class EndToEnd {
         try (DdpmWorkload w = new DdpmWorkload(be, parts[1], batch, parts[0].equals("train"))) {
             if (parts[0].equals("train")) for (int i = 0; i < 2; i++) w.trainStep();
             else {
-                Tensor x = w.noise(3), y = w.emptySample();
-                for (int t = 999; t > 996; t--) { w.sampleStep(y, x, t); Tensor tmp = x; x = y; y = tmp; }
+                Tensor[] x = {w.noise(3)};
+                for (int i = 0; i < 3; i++) advance(w, x, w.ancestralStep(x[0], i));
+                x[0].close();
             }
             long hwmKb = 0;
             for (String line : Files.readAllLines(Path.of("/proc/self/status")))
@@ -171,7 +183,7 @@ public final class EndToEnd {
             pb.reset();
             long t0 = System.nanoTime();
             for (int i = 0; i < steps; i++) {
-                w.trainStep(() -> pb.phase(ProfilingBackend.Family.OPTIMIZER));
+                w.trainStep(() -> pb.phase(ProfilingBackend.Family.OPTIMIZER));   // DdpmTrainer's afterBackward hook
                 pb.phase(null);
             }
             double wallMs = (System.nanoTime() - t0) / 1e6 / steps, accounted = 0;

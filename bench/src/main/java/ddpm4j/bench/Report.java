@@ -13,7 +13,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-/** {@code Report --jmh F --peer F --e2e F --baseline F --md OUT --png OUT --machine F --command S [--update-baseline]}. */
+/**
+ * {@code Report --jmh F --peer F --e2e F --peaks F --baseline F --md OUT --png OUT --machine F --command S [--update-baseline]};
+ * {@code --peaks} is PeakProbe's JSON (without it, the fixed figures of TOOLCHAIN.md are used).
+ */
 public final class Report {
     /** One measured workload of ddpm4j and, where the peer ran it, PyTorch. Times in ms; work in FLOPs or bytes. */
     record Row(String key, String group, double min, double median, double flops, double bytes, double images) {}
@@ -21,6 +24,9 @@ public final class Report {
     private final Map<String, Row> ours = new LinkedHashMap<>();
     private final Map<String, double[]> peer = new LinkedHashMap<>();   // key -> {min, median}
     private final List<String[]> chart = new ArrayList<>();              // {label, ratio}
+    /** The peaks "% of peak" divides by: PeakProbe's measurement of this run, else TOOLCHAIN.md's figures. */
+    private double peakGflops = BenchSupport.PEAK_GFLOPS, peakGbs = BenchSupport.PEAK_GBS;
+    private Map<String, Object> peaks;
 
     private Report() {}
 
@@ -50,7 +56,13 @@ public final class Report {
     }
 
     private void run(Map<String, String> a) throws Exception {
-        Object pj = mergePeer(a.getOrDefault("peer", "")), e2e = read(a.get("e2e"));
+        Object pj = mergePeer(a.getOrDefault("peer", "")), e2e = read(a.get("e2e")), pk = read(a.get("peaks"));
+        if (pk != null) {
+            peaks = map(pk);
+            // the 2 cores' peak is at least one core's: on a shared machine the 2-thread rounds may find one core free
+            peakGflops = Math.max(num(peaks.get("fma_gflops_1t")), num(peaks.get("fma_gflops_2t")));
+            peakGbs = num(peaks.get("triad_gbs_2t"));
+        }
         int files = 0;
         for (String f : a.getOrDefault("jmh", "").split(",")) {
             Object jmh = read(f);
@@ -202,9 +214,32 @@ public final class Report {
             md.append("**The PyTorch peer did not run** (see the run log); ratios are missing.\n\n");
         }
         if (a.get("command") != null) md.append("Command: `").append(a.get("command")).append("`\n\n");
-        md.append("Peaks used for the percentages (TOOLCHAIN.md, measured on this machine): ")
-          .append(f(BenchSupport.PEAK_GFLOPS)).append(" GFLOP/s FP32 on 2 cores (AVX-512 FMA loop), ")
-          .append(f(BenchSupport.PEAK_GBS)).append(" GB/s memory bandwidth (STREAM triad, 2 threads).\n\n");
+        peakTable(md);
+    }
+
+    /** Measured peaks next to TOOLCHAIN.md's, and how each was measured. */
+    private void peakTable(StringBuilder md) {
+        md.append("Peaks for \"% of peak\": ");
+        if (peaks == null) {
+            md.append("**not measured this run** (no PeakProbe output); TOOLCHAIN.md's figures from a faster host are used: ")
+              .append(f(BenchSupport.PEAK_GFLOPS)).append(" GFLOP/s FP32 on 2 cores (AVX-512 FMA loop), ")
+              .append(f(BenchSupport.PEAK_GBS)).append(" GB/s (STREAM triad, 2 threads).\n\n");
+            return;
+        }
+        md.append("measured at the start of this run by `PeakProbe` (load average then ").append(peaks.get("load_average"))
+          .append("); the percentages use the 2-thread bandwidth and the larger FMA rate (").append(f(peakGflops))
+          .append(" GFLOP/s; on a shared machine the 2-thread rounds may find only one core free). TOOLCHAIN.md's figures ")
+          .append("were measured on a faster, idle host.\n\n");
+        md.append("| peak | this run | TOOLCHAIN.md | how this run measured it |\n|---|---|---|---|\n");
+        String fma = "Vector API loop of " + peaks.get("accumulators") + " independent FMA chains on " + peaks.get("lanes")
+                + "-float vectors (enough to fill both FMA pipes), best of 20 rounds of 0.02 s after a JIT warm-up";
+        md.append("| FP32 FMA, 1 thread | ").append(f(num(peaks.get("fma_gflops_1t")))).append(" GFLOP/s | 235-240 GFLOP/s | ")
+          .append(fma).append(" |\n");
+        md.append("| FP32 FMA, 2 threads | ").append(f(num(peaks.get("fma_gflops_2t")))).append(" GFLOP/s | ").append(f(BenchSupport.PEAK_GFLOPS))
+          .append(" GFLOP/s | the same loop on 2 threads at once |\n");
+        md.append("| memory bandwidth, 2 threads | ").append(f(peakGbs)).append(" GB/s | ").append(f(BenchSupport.PEAK_GBS))
+          .append(" GB/s | STREAM triad a = b + s c (Vector API) over 3 arrays of ").append(f(num(peaks.get("triad_mib")) / 3))
+          .append(" MiB (L3 is 32 MiB), one half per thread, 12 bytes per element, best of 20 passes |\n\n");
     }
 
     private void headline(StringBuilder md, Object pj, Object e2e) {
@@ -255,8 +290,8 @@ public final class Report {
         }
         md.append("## Peak resident memory (issue 6)\n\n")
           .append("Each workload in a fresh process (2 training steps or 3 sampling steps): Linux VmHWM of that process. The ddpm4j ")
-          .append("process is a JVM whose RSS includes the Java heap and JIT: with the `ddpm` launcher's flags (default heap ")
-          .append("sizing) and, for the training steps, again with the heap capped at 256 MiB; the ")
+          .append("process is a JVM whose RSS includes the Java heap and JIT: with the `ddpm` launcher's flags (DDPM4J_JVM_FLAGS ")
+          .append("in scripts/env.sh, shown per row) and, for the training steps, again with the heap capped at 256 MiB; the ")
           .append("tensor column is the backend pool's peak of live tensor memory (freed blocks it caches for reuse come on ")
           .append("top), the heap column the Java heap committed at the end.\n\n");
         md.append("| workload | parameters (ddpm4j / PyTorch) | ddpm4j peak RSS MiB | ddpm4j peak tensors MiB | ddpm4j Java heap MiB | PyTorch peak RSS MiB | ddpm4j / PyTorch |\n|---|---|---|---|---|---|---|\n");
@@ -296,9 +331,9 @@ public final class Report {
         return "–";
     }
 
-    private static String pct(Row r) {
-        if (r.flops() > 0) return String.format(Locale.ROOT, "%.0f%%", 100 * r.flops() / r.median() / 1e6 / BenchSupport.PEAK_GFLOPS);
-        if (r.bytes() > 0) return String.format(Locale.ROOT, "%.0f%%", 100 * r.bytes() / r.median() / 1e6 / BenchSupport.PEAK_GBS);
+    private String pct(Row r) {
+        if (r.flops() > 0) return String.format(Locale.ROOT, "%.0f%%", 100 * r.flops() / r.median() / 1e6 / peakGflops);
+        if (r.bytes() > 0) return String.format(Locale.ROOT, "%.0f%%", 100 * r.bytes() / r.median() / 1e6 / peakGbs);
         return "–";
     }
 
@@ -307,7 +342,7 @@ public final class Report {
           .append("Bytes are the fused kernel's minimum traffic (q_sample 12, ancestral step 16, Adam 28, EMA 12 bytes per ")
           .append("element); the unfused rows do the same work with library ops and are rated against the same bytes. Sizes ")
           .append("below a few MB run from cache, so their GB/s can pass the DRAM figure.\n\n");
-        md.append("| workload | ddpm4j fused median ms | GB/s | % of 38 GB/s | ddpm4j unfused median ms | fused speed-up | PyTorch median ms | speed ratio |\n");
+        md.append("| workload | ddpm4j fused median ms | GB/s | % of ").append(f(peakGbs)).append(" GB/s | ddpm4j unfused median ms | fused speed-up | PyTorch median ms | speed ratio |\n");
         md.append("|---|---|---|---|---|---|---|---|\n");
         for (Row r : ours.values()) {
             if (!r.group().equals("fused") || r.key().endsWith("_unfused")) continue;

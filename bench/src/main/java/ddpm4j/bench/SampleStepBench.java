@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// One ancestral sampling step of Algorithm 2 (issue 6 item 1b) at batch 16: U-Net forward (eval, no grad) plus the
-// fused posterior-mean update with fresh noise; images/s = 16 / score. Peer: peer.py sample_<config>.
+// One ancestral sampling step of Algorithm 2 (issue 6 item 1b) at batch 16, as DdpmSampler runs it: U-Net forward
+// (eval, no grad) plus the fused posterior-mean update with fresh noise; images/s = 16 / score. Peer: sample_<config>.
 package ddpm4j.bench;
 
 import ddpm4j.core.Tensor;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.*;
 
-/** DdpmWorkload.sampleStep at a mid-schedule timestep (the cost does not depend on t). */
+/** DdpmSampler.step at a mid-schedule timestep, t = 500 (the cost does not depend on t). */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -20,21 +20,22 @@ public class SampleStepBench {
     @Param({"16"}) public int batch;
 
     private DdpmWorkload w;
-    private Tensor xt, out;
+    private Tensor xt;
 
     @Setup(Level.Trial)
     public void setup() {
         w = new DdpmWorkload(BenchSupport.backend(backend), config, batch, false);
         xt = w.noise(5);
-        out = w.emptySample();
     }
 
     @TearDown(Level.Trial)
-    public void tearDown() { xt.close(); out.close(); w.close(); }
+    public void tearDown() { xt.close(); w.close(); }
 
     @Benchmark
     public Tensor sampleStep() {
-        w.sampleStep(out, xt, 500);
+        Tensor out = w.ancestralStep(xt, DdpmWorkload.T - 1 - 500);
+        w.be.sync();
+        out.close();
         return out;
     }
 }

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// One full training step of Algorithm 1 (issue 6 item 1a): q_sample, U-Net forward, L_simple, backward, global-norm
-// clipping, Adam, EMA; images/s = batch / score. Batch 16 for the MNIST U-Net, 8 for CIFAR-10. Peer: train_<config>.
+// One full training step of Algorithm 1 (issue 6 item 1a), DdpmTrainer.trainStep: q_sample, U-Net forward, L_simple,
+// backward, global-norm clipping, Adam, EMA; images/s = batch / score. Batch 16 for the MNIST U-Net, 8 for CIFAR-10.
+// Peer: peer.py train_<config>.
 package ddpm4j.bench;
 
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.*;
 
-/** DdpmWorkload.trainStep on a fixed batch (data loading is not part of the measurement). */
+/** DdpmTrainer.trainStep over an in-memory data set of one batch (reading files is not part of the measurement). */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)

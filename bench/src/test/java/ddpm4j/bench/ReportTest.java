@@ -21,7 +21,9 @@ class ReportTest {
                 + ",\"50.0\":" + median + ",\"100.0\":" + (2 * median) + "}}}";
     }
 
-    private String run(String baselineJson, boolean update) throws Exception {
+    private String run(String baselineJson, boolean update) throws Exception { return run(baselineJson, update, null); }
+
+    private String run(String baselineJson, boolean update, String peaksJson) throws Exception {
         Path jmh = dir.resolve("jmh.json"), peer = dir.resolve("peer.json"), e2e = dir.resolve("e2e.json"),
                 base = dir.resolve("baseline.json"), md = dir.resolve("R.md"), png = dir.resolve("r.png");
         Files.writeString(jmh, "[" + String.join(",",
@@ -41,6 +43,10 @@ class ReportTest {
         var args = new java.util.ArrayList<>(java.util.List.of("--jmh", jmh.toString(), "--peer", peer.toString(),
                 "--e2e", e2e.toString(), "--baseline", base.toString(), "--md", md.toString(), "--png", png.toString()));
         if (update) args.add("--update-baseline");
+        if (peaksJson != null) {
+            Files.writeString(dir.resolve("peaks.json"), peaksJson);
+            args.addAll(java.util.List.of("--peaks", dir.resolve("peaks.json").toString()));
+        }
         Report.main(args.toArray(String[]::new));
         assertTrue(Files.size(png) > 1000, "chart written");
         return Files.readString(md);
@@ -59,6 +65,21 @@ class ReportTest {
         assertTrue(md.contains("| train_cifar10_b8 | 35746307 / 35746307 | 1500 | 900 | – | 2000 | 0.75 |"), md);
         assertTrue(md.contains("| conv | 700 | 70.0% | 100 |"), md);
         assertTrue(md.contains("No baseline stored yet"), md);
+        assertTrue(md.contains("**not measured this run**"), md);   // no PeakProbe output: TOOLCHAIN.md's figures
+    }
+
+    @Test
+    void ratesAgainstThePeaksMeasuredInTheRun() throws Exception {
+        String md = run(null, false, "{\"lanes\":16,\"accumulators\":16,\"fma_gflops_1t\":100.0,\"fma_gflops_2t\":80.0,"
+                + "\"triad_gbs_2t\":20.0,\"triad_mib\":288.0,\"load_average\":\"3.5\"}");
+        // 429 GFLOP/s against the larger FMA rate (100, the 1-thread one here); 33.6 GB/s against the 20 GB/s triad
+        assertTrue(md.contains("| gemm_1024 | 4.00 | 5.00 | 9.00 | 10.0 | **2.00x** | 429 GFLOP/s | 429% |"), md);
+        assertTrue(md.contains("| qsample_64x262144 | 6.00 | 33.6 | 168% | 24.0 | 4.00x |"), md);
+        assertTrue(md.contains("% of 20.0 GB/s"), md);
+        // both figures side by side, measured and TOOLCHAIN.md's
+        assertTrue(md.contains("| FP32 FMA, 1 thread | 100 GFLOP/s | 235-240 GFLOP/s |"), md);
+        assertTrue(md.contains("| FP32 FMA, 2 threads | 80.0 GFLOP/s | 470 GFLOP/s |"), md);
+        assertTrue(md.contains("| memory bandwidth, 2 threads | 20.0 GB/s | 38.0 GB/s |"), md);
     }
 
     @Test

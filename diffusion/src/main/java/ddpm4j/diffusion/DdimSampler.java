@@ -57,31 +57,39 @@ public final class DdimSampler implements Sampler {
     @Override
     public Tensor denoise(EpsModel model, Tensor xt, int fromT, Generator gen, StepObserver observer) {
         schedule.check(fromT);
-        int n = xt.dim(0), d = (int) (xt.numel() / n);
         Tensor x = xt.copy().detachFromScope();
-        try (GradMode g = GradMode.off()) {
+        try {
             for (int i = 0; i < timesteps.length; i++) {
-                int t = timesteps[i];
-                if (t > fromT) continue;
-                int prev = i + 1 < timesteps.length ? timesteps[i + 1] : -1;
-                try (Scope s = Scope.open()) {
-                    int[] ts = new int[n];
-                    java.util.Arrays.fill(ts, t);
-                    Tensor eps = model.forward(x, ts);
-                    if (observer != null) observer.onStep(t, x, eps);
-                    float[] c = coefs(t, prev, n);
-                    Tensor z = c[4] > 0 ? Tensor.randn(x.backend(), gen, x.shape()) : Tensor.zeros(x.backend(), x.shape());
-                    Tensor coef = Tensor.of(x.backend(), c, n, 5);
-                    Tensor out = Tensor.empty(x.backend(), x.dtype(), x.shape()).detachFromScope();
-                    x.backend().ancestralStep(out, x.contiguous(), eps.contiguous(), z, coef, n, d, clip);
-                    x.close();
-                    x = out;
-                }
+                if (timesteps[i] > fromT) continue;
+                Tensor out = step(model, x, i, gen, observer);
+                x.close();
+                x = out;
             }
         } catch (RuntimeException e) {
             x.close();
             throw e;
         }
         return x;
+    }
+
+    /** {@inheritDoc} Step i goes from {@code timesteps()[i]} to the next one (to alphaBar = 1 after the last). */
+    @Override
+    public Tensor step(EpsModel model, Tensor xt, int i, Generator gen, StepObserver observer) {
+        if (i < 0 || i >= timesteps.length)
+            throw new IllegalArgumentException("step " + i + " is out of range [0, " + (timesteps.length - 1) + "]");
+        int n = xt.dim(0), d = (int) (xt.numel() / n), t = timesteps[i];
+        int prev = i + 1 < timesteps.length ? timesteps[i + 1] : -1;
+        try (GradMode g = GradMode.off(); Scope s = Scope.open()) {
+            int[] ts = new int[n];
+            java.util.Arrays.fill(ts, t);
+            Tensor eps = model.forward(xt, ts);
+            if (observer != null) observer.onStep(t, xt, eps);
+            float[] c = coefs(t, prev, n);
+            Tensor z = c[4] > 0 ? Tensor.randn(xt.backend(), gen, xt.shape()) : Tensor.zeros(xt.backend(), xt.shape());
+            Tensor coef = Tensor.of(xt.backend(), c, n, 5);
+            Tensor out = Tensor.empty(xt.backend(), xt.dtype(), xt.shape());
+            xt.backend().ancestralStep(out, xt.contiguous(), eps.contiguous(), z, coef, n, d, clip);
+            return out.detachFromScope();
+        }
     }
 }

@@ -34,34 +34,53 @@ public final class DdpmSampler implements Sampler {
     @Override
     public Tensor denoise(EpsModel model, Tensor xt, int fromT, Generator gen, StepObserver observer) {
         schedule.check(fromT);
-        if (clip && schedule.config().clipSampleRange() != 1.0)
-            throw new IllegalArgumentException("the fused step clips x_0 to [-1, 1]; clip_sample_range "
-                    + schedule.config().clipSampleRange() + " is not supported");
-        int n = xt.dim(0);
-        int d = (int) (xt.numel() / n);
+        checkClipRange();
         Tensor x = xt.copy().detachFromScope();
-        try (GradMode g = GradMode.off()) {
+        try {
             for (int t = fromT; t >= 0; t--) {
-                try (Scope s = Scope.open()) {
-                    int[] ts = new int[n];
-                    java.util.Arrays.fill(ts, t);
-                    // 1. eps = epsTheta(x_t, t)
-                    Tensor eps = model.forward(x, ts);
-                    if (observer != null) observer.onStep(t, x, eps);
-                    // 2. z ~ N(0, I) for t > 0, else 0 (no noise at the last step)
-                    Tensor z = t > 0 ? Tensor.randn(x.backend(), gen, x.shape()) : Tensor.zeros(x.backend(), x.shape());
-                    // 3. x_{t-1} = mu0 * clip(c0 x_t - c1 eps) + muT * x_t + sigma z, one fused kernel
-                    Tensor coef = Tensor.of(x.backend(), schedule.ancestralCoefs(t, n), n, 5);
-                    Tensor out = Tensor.empty(x.backend(), x.dtype(), x.shape()).detachFromScope();
-                    x.backend().ancestralStep(out, x.contiguous(), eps.contiguous(), z, coef, n, d, clip);
-                    x.close();
-                    x = out;
-                }
+                Tensor out = reverseStep(model, x, t, gen, observer);
+                x.close();
+                x = out;
             }
         } catch (RuntimeException e) {
             x.close();
             throw e;
         }
         return x;
+    }
+
+    /** {@inheritDoc} Step i goes from t = T - 1 - i to t - 1. */
+    @Override
+    public Tensor step(EpsModel model, Tensor xt, int i, Generator gen, StepObserver observer) {
+        if (i < 0 || i >= schedule.steps())
+            throw new IllegalArgumentException("step " + i + " is out of range [0, " + (schedule.steps() - 1) + "]");
+        checkClipRange();
+        return reverseStep(model, xt, schedule.steps() - 1 - i, gen, observer);
+    }
+
+    private void checkClipRange() {
+        if (clip && schedule.config().clipSampleRange() != 1.0)
+            throw new IllegalArgumentException("the fused step clips x_0 to [-1, 1]; clip_sample_range "
+                    + schedule.config().clipSampleRange() + " is not supported");
+    }
+
+    /** x_{t-1} from x_t (Alg. 2, lines 3-4), in a new tensor outside every scope; x_t is left as it is. */
+    private Tensor reverseStep(EpsModel model, Tensor x, int t, Generator gen, StepObserver observer) {
+        int n = x.dim(0);
+        int d = (int) (x.numel() / n);
+        try (GradMode g = GradMode.off(); Scope s = Scope.open()) {
+            int[] ts = new int[n];
+            java.util.Arrays.fill(ts, t);
+            // 1. eps = epsTheta(x_t, t)
+            Tensor eps = model.forward(x, ts);
+            if (observer != null) observer.onStep(t, x, eps);
+            // 2. z ~ N(0, I) for t > 0, else 0 (no noise at the last step)
+            Tensor z = t > 0 ? Tensor.randn(x.backend(), gen, x.shape()) : Tensor.zeros(x.backend(), x.shape());
+            // 3. x_{t-1} = mu0 * clip(c0 x_t - c1 eps) + muT * x_t + sigma z, one fused kernel
+            Tensor coef = Tensor.of(x.backend(), schedule.ancestralCoefs(t, n), n, 5);
+            Tensor out = Tensor.empty(x.backend(), x.dtype(), x.shape());
+            x.backend().ancestralStep(out, x.contiguous(), eps.contiguous(), z, coef, n, d, clip);
+            return out.detachFromScope();
+        }
     }
 }

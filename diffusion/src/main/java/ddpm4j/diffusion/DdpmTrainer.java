@@ -174,11 +174,18 @@ public final class DdpmTrainer implements AutoCloseable {
     }
 
     /**
-     * One step of Algorithm 1. Every intermediate lives in a {@link Scope}, so memory is reused step to step.
+     * One step of Algorithm 1 on the next batch of the data. Every intermediate lives in a {@link Scope}, so memory is
+     * reused step to step.
      *
      * @throws NonFiniteException if the loss or the gradient norm is not finite (nothing is updated then)
      */
-    public StepStats trainStep() {
+    public StepStats trainStep() { return trainStep(null); }
+
+    /**
+     * {@link #trainStep()}, running {@code afterBackward} (when not null) between the backward pass and the gradient
+     * clipping, so a profiler can tell the optimizer's time from the network's (bench's EndToEnd does).
+     */
+    public StepStats trainStep(Runnable afterBackward) {
         model.train(true);
         long s = step + 1;
         int b = config.batchSize(), T = schedule.steps();
@@ -195,6 +202,7 @@ public final class DdpmTrainer implements AutoCloseable {
             Tensor xt = Ops.qSample(x0, noise, Tensor.of(be, ab[0], b), Tensor.of(be, ab[1], b));
             Tensor loss = eps.forward(xt, t).mseLoss(noise);
             loss.backward();
+            if (afterBackward != null) afterBackward.run();
             // 5. clip by global norm, check for NaN/Inf before anything changes, Adam, EMA
             GradClip.Result clip = GradClip.byGlobalNorm(params, config.gradClip());
             double lossValue = loss.item(), norm = clip.norm().item();

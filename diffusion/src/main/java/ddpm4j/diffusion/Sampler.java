@@ -24,6 +24,13 @@ public interface Sampler {
      */
     Tensor denoise(EpsModel model, Tensor xt, int fromT, Generator gen, StepObserver observer);
 
+    /**
+     * One reverse step, the i-th of the loop {@link #denoise} runs from x_T: from {@code xt} at {@code timesteps()[i]}
+     * to the next timestep visited (x_0 after the last). Returns a new tensor outside every scope, owned by the caller;
+     * {@code xt} is neither modified nor closed. Benchmarks time the sampler through this.
+     */
+    Tensor step(EpsModel model, Tensor xt, int i, Generator gen, StepObserver observer);
+
     /** x_T ~ N(0, I) of {@code shape} drawn from {@code gen}, then {@link #denoise} from T - 1. */
     default Tensor sample(EpsModel model, Backend be, int[] shape, Generator gen, StepObserver observer) {
         Tensor xT = Tensor.randn(be, gen, shape).detachFromScope();

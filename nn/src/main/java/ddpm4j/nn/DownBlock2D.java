@@ -33,8 +33,15 @@ public final class DownBlock2D extends Module {
     /** Runs the block, appending each residual (and the downsampled) output to {@code skips}. */
     public Tensor forward(Tensor x, Tensor temb, List<Tensor> skips) {
         for (int i = 0; i < resnets.size(); i++) {
-            x = resnets.get(i).forward(x, temb);
-            if (attentions != null) x = attentions.get(i).forward(x);
+            ResnetBlock2D res = resnets.get(i);
+            Tensor in = x;
+            x = scoped(in, () -> res.forward(in, temb));   // the input is a skip connection: it stays
+            if (attentions != null) {
+                AttentionBlock attn = attentions.get(i);
+                Tensor r = x, a = scoped(r, () -> attn.forward(r));
+                if (a != x) release(x);
+                x = a;
+            }
             skips.add(x);
         }
         if (downsampler != null) {

@@ -23,7 +23,10 @@ public final class Linear extends Module {
         if (x.rank() < 1 || x.dim(-1) != in)
             throw new IllegalArgumentException("Linear(" + in + " -> " + out + "): input " + ddpm4j.core.Shape.str(x.shape())
                     + " should end in " + in + " features");
-        return x.matmul(weight.transpose(0, 1)).add(bias);
+        Tensor wt = weight.transpose(0, 1), xw = x.matmul(wt);
+        Tensor y = xw.add(bias);
+        release(wt, xw);
+        return y;
     }
 
     public Tensor weight() { return weight; }

@@ -27,8 +27,14 @@ public final class MidBlock2D extends Module {
     }
 
     public Tensor forward(Tensor x, Tensor temb) {
-        x = resnets.get(0).forward(x, temb);
-        if (attention != null) x = attention.forward(x);
-        return resnets.get(1).forward(x, temb);
+        Tensor h = scoped(x, () -> resnets.get(0).forward(x, temb));
+        if (attention != null) {
+            Tensor r = h, a = scoped(r, () -> attention.forward(r));
+            if (a != h) release(h);
+            h = a;
+        }
+        Tensor in = h, y = scoped(in, () -> resnets.get(1).forward(in, temb));
+        release(h);
+        return y;
     }
 }

@@ -5,12 +5,15 @@ package ddpm4j.nn;
 
 import ddpm4j.core.Backend;
 import ddpm4j.core.Generator;
+import ddpm4j.core.GradMode;
+import ddpm4j.core.Scope;
 import ddpm4j.core.Tensor;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.SequencedMap;
+import java.util.function.Supplier;
 
 /**
  * A layer or a container of layers. Subclasses register their parameters and children in the constructor, in the order
@@ -114,6 +117,32 @@ public abstract class Module implements AutoCloseable {
         params.values().forEach(Tensor::close);
         buffers.values().forEach(Tensor::close);
         children.values().forEach(Module::close);
+    }
+
+    /**
+     * Frees forward-pass temporaries as soon as they are dead when no autograd graph is being recorded ({@link GradMode}
+     * off: sampling, evaluation), so an inference forward holds its live working set rather than every intermediate
+     * until the enclosing Scope closes. With the graph on this does nothing: backward reads them, and the Scope frees
+     * them. A forward releases only tensors it made itself, never its inputs or its result; closing drops one reference,
+     * so a view of a released tensor keeps the storage alive until it is closed too. Nulls and repeats are skipped.
+     */
+    protected static void release(Tensor... temporaries) {
+        if (GradMode.enabled()) return;
+        for (Tensor t : temporaries) if (t != null) t.close();
+    }
+
+    /**
+     * Runs {@code body}, a child's forward on {@code input}, in a {@link Scope} of its own when no autograd graph is
+     * being recorded, and hands its result to the enclosing scope: whatever temporaries the child does not release
+     * itself (a layer without {@link #release} calls, statistics or copies the ops allocate) are freed when it
+     * returns rather than when the caller's scope closes. With the graph on it just runs {@code body}.
+     */
+    protected static Tensor scoped(Tensor input, Supplier<Tensor> body) {
+        if (GradMode.enabled()) return body.get();
+        try (Scope s = Scope.open()) {
+            Tensor y = body.get();
+            return y == input ? y : y.keep();
+        }
     }
 
     // ---- initialisation helpers -------------------------------------------------------------------------------------

@@ -36,12 +36,30 @@ public final class ResnetBlock2D extends Module {
         if (x.rank() != 4 || x.dim(1) != in)
             throw new IllegalArgumentException("ResnetBlock2D(" + in + " -> " + out + "): input " + Shape.str(x.shape())
                     + " should be (N, " + in + ", H, W)");
-        Tensor h = conv1.forward(norm1.forwardSilu(x));
-        Tensor t = timeEmbProj.forward(temb.silu());
-        h = h.add(t.reshape(t.dim(0), out, 1, 1));
-        h = conv2.forward(dropout.forward(norm2.forwardSilu(h)));
+        // each temporary is released as soon as it is dead (a no-op while autograd records: see Module.release)
+        // 1. h = conv1(SiLU(norm1(x))) + time_emb_proj(SiLU(temb)), broadcast over H and W
+        Tensor a = norm1.forwardSilu(x);
+        Tensor h1 = conv1.forward(a);
+        release(a);
+        Tensor ts = temb.silu();
+        Tensor t = timeEmbProj.forward(ts);
+        Tensor tv = t.reshape(t.dim(0), out, 1, 1);
+        Tensor h2 = h1.add(tv);
+        release(ts, t, tv, h1);
+        // 2. h = conv2(dropout(SiLU(norm2(h))))
+        Tensor b = norm2.forwardSilu(h2);
+        release(h2);
+        Tensor d = dropout.forward(b);
+        Tensor h = conv2.forward(d);
+        release(d, b);
+        // 3. (shortcut(x) + h) / output_scale_factor
         Tensor skip = convShortcut == null ? x : convShortcut.forward(x);
         Tensor y = skip.add(h);
-        return outputScaleFactor == 1 ? y : y.div(outputScaleFactor);
+        release(h);
+        if (skip != x) release(skip);
+        if (outputScaleFactor == 1) return y;
+        Tensor z = y.div(outputScaleFactor);
+        release(y);
+        return z;
     }
 }

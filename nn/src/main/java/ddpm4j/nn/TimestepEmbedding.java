@@ -18,7 +18,13 @@ public final class TimestepEmbedding extends Module {
     }
 
     /** features: (N, in) -> (N, dim). */
-    public Tensor forward(Tensor features) { return linear2.forward(linear1.forward(features).silu()); }
+    public Tensor forward(Tensor features) {
+        Tensor h = linear1.forward(features), s = h.silu();
+        release(h);
+        Tensor y = linear2.forward(s);
+        release(s);
+        return y;
+    }
 
     /**
      * Sinusoidal features of timesteps, row-major (N, dim), in float32 step by step as diffusers does:

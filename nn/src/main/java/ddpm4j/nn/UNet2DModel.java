@@ -74,21 +74,33 @@ public final class UNet2DModel extends Module {
         checkInput(sample, timesteps);
         int n = sample.dim(0), c0 = config.blockOutChannels().get(0);
         float[] t = timesteps.length == n ? timesteps : filled(n, timesteps[0]);
-        Tensor x = config.centerInputSample() ? sample.affine(2, -1) : sample;
+        // without autograd, every temporary is released as soon as it is dead (Module.release); the skips when used
+        Tensor in = config.centerInputSample() ? sample.affine(2, -1) : sample;
         // 1. time: sinusoidal features -> MLP
         float[] features = TimestepEmbedding.sinusoidal(t, c0, config.flipSinToCos(), config.freqShift());
-        Tensor emb = timeEmbedding.forward(Tensor.of(sample.backend(), features, n, c0));
+        Tensor feat = Tensor.of(sample.backend(), features, n, c0);
+        Tensor emb = timeEmbedding.forward(feat);
+        release(feat);
         // 2. down path, keeping every intermediate as a skip connection
-        x = convIn.forward(x);
+        Tensor x = convIn.forward(in);
+        if (in != sample) release(in);
         List<Tensor> skips = new ArrayList<>();
         skips.add(x);
         for (DownBlock2D block : downBlocks.items()) x = block.forward(x, emb, skips);
-        // 3. middle
+        // 3. middle (its input is the last skip)
         x = midBlock.forward(x, emb);
         // 4. up path, consuming the skips last-in first-out
-        for (UpBlock2D block : upBlocks.items()) x = block.forward(x, emb, skips);
+        for (UpBlock2D block : upBlocks.items()) {
+            Tensor y = block.forward(x, emb, skips);
+            if (y != x) release(x);
+            x = y;
+        }
         // 5. out
-        return convOut.forward(convNormOut.forwardSilu(x));
+        Tensor h = convNormOut.forwardSilu(x);
+        release(x);
+        Tensor out = convOut.forward(h);
+        release(h, emb);
+        return out;
     }
 
     /** {@link #forward(Tensor, float[])} with integer timesteps. */

@@ -41,16 +41,33 @@ public final class UpBlock2D extends Module {
     /** Number of skip connections this block consumes. */
     public int skipsNeeded() { return resnets.size(); }
 
-    /** Runs the block, taking skips from the end of {@code skips} (removing them). */
+    /**
+     * Runs the block, taking skips from the end of {@code skips} (removing them; without autograd each is released
+     * once used, see {@link Module#release}).
+     */
     public Tensor forward(Tensor x, Tensor temb, List<Tensor> skips) {
+        Tensor h = x;
         for (int i = 0; i < resnets.size(); i++) {
             Tensor skip = skips.removeLast();
-            if (skip.dim(2) != x.dim(2) || skip.dim(3) != x.dim(3))
+            if (skip.dim(2) != h.dim(2) || skip.dim(3) != h.dim(3))
                 throw new IllegalArgumentException("UpBlock2D: skip connection " + Shape.str(skip.shape())
-                        + " does not match the upsampled " + Shape.str(x.shape()) + " (input size not divisible?)");
-            x = resnets.get(i).forward(Ops.concat(1, x, skip), temb);
-            if (attentions != null) x = attentions.get(i).forward(x);
+                        + " does not match the upsampled " + Shape.str(h.shape()) + " (input size not divisible?)");
+            Tensor cat = Ops.concat(1, h, skip);
+            release(skip);
+            if (h != x) release(h);
+            ResnetBlock2D res = resnets.get(i);
+            h = scoped(cat, () -> res.forward(cat, temb));
+            release(cat);
+            if (attentions != null) {
+                AttentionBlock attn = attentions.get(i);
+                Tensor r = h, a = scoped(r, () -> attn.forward(r));
+                if (a != h) release(h);
+                h = a;
+            }
         }
-        return upsampler == null ? x : upsampler.forward(x);
+        if (upsampler == null) return h;
+        Tensor y = upsampler.forward(h);
+        if (h != x) release(h);
+        return y;
     }
 }

@@ -14,5 +14,10 @@ public final class Upsample2D extends Module {
         conv = registerModule("conv", new Conv2d(be, gen, channels, channels, 3, 1, 1));
     }
 
-    public Tensor forward(Tensor x) { return conv.forward(x.upsample2x()); }
+    public Tensor forward(Tensor x) {
+        Tensor up = x.upsample2x();
+        Tensor y = conv.forward(up);
+        release(up);
+        return y;
+    }
 }
