@@ -35,6 +35,24 @@ final class CpuMem {
         return s;
     }
 
+    /**
+     * Sum of {@code lanes[0, L)} in lane order: as {@link #sumLanes(FloatVector)}, for a vector that its kernel stored
+     * with {@code intoArray(lanes(), 0)}. Kernels whose row methods are large use this form: no vector crosses a call
+     * here, so C2 never boxes one when it declines to inline the sum (NodeCountInliningCutoff).
+     */
+    static float sumLanes(float[] lanes) {
+        float s = 0f;
+        for (int i = 0; i < L; i++) s += lanes[i];
+        return s;
+    }
+
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[L]);
+
+    /** The calling thread's L floats for {@link #sumLanes(float[])}. */
+    static float[] lanes() {
+        return LANES.get();
+    }
+
     /** The storage segment of {@code t} (element 0 of the storage at byte 0); pair with {@link #off}. */
     static MemorySegment base(Tensor t) {
         if (t.dtype() != DType.F32) {

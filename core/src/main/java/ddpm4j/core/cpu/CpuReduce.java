@@ -63,10 +63,40 @@ final class CpuReduce {
         });
     }
 
-    // One contiguous row; four vector accumulators shorten the float rounding chains.
+    // One contiguous row. One method per op, for the reason at CpuElementwise.unaryRow: a per-vector switch over the
+    // ops kept C2 from compiling the loop without boxing once all ops had run.
     private static float reduceRow(ReduceOp op, MemorySegment a, long base, int r) {
-        float init = op == ReduceOp.MAX ? Float.NEGATIVE_INFINITY : 0f;
-        var c0 = FloatVector.broadcast(S, init);
+        return switch (op) {
+            case SUM -> sumRow(a, base, r);
+            case MAX -> maxRow(a, base, r);
+            case SUMSQ -> sumSqRow(a, base, r);
+        };
+    }
+
+    // Four vector accumulators shorten the float rounding chains; their sum leaves through CpuMem.lanes().
+    private static float sumRow(MemorySegment a, long base, int r) {
+        var c0 = FloatVector.zero(S);
+        var c1 = c0;
+        var c2 = c0;
+        var c3 = c0;
+        int k = 0;
+        for (int bound = r - 4 * L + 1; k < bound; k += 4 * L) {
+            long b = (base + k) * 4;
+            c0 = c0.add(FloatVector.fromMemorySegment(S, a, b, LE));
+            c1 = c1.add(FloatVector.fromMemorySegment(S, a, b + 4L * L, LE));
+            c2 = c2.add(FloatVector.fromMemorySegment(S, a, b + 8L * L, LE));
+            c3 = c3.add(FloatVector.fromMemorySegment(S, a, b + 12L * L, LE));
+        }
+        for (int bound = S.loopBound(r); k < bound; k += L) c0 = c0.add(FloatVector.fromMemorySegment(S, a, (base + k) * 4, LE));
+        float[] lanes = CpuMem.lanes();
+        c0.add(c1).add(c2.add(c3)).intoArray(lanes, 0);
+        float acc = CpuMem.sumLanes(lanes);
+        for (; k < r; k++) acc += a.getAtIndex(JAVA_FLOAT, base + k);
+        return acc;
+    }
+
+    private static float sumSqRow(MemorySegment a, long base, int r) {
+        var c0 = FloatVector.zero(S);
         var c1 = c0;
         var c2 = c0;
         var c3 = c0;
@@ -77,34 +107,42 @@ final class CpuReduce {
             var v1 = FloatVector.fromMemorySegment(S, a, b + 4L * L, LE);
             var v2 = FloatVector.fromMemorySegment(S, a, b + 8L * L, LE);
             var v3 = FloatVector.fromMemorySegment(S, a, b + 12L * L, LE);
-            switch (op) {
-                case SUM -> { c0 = c0.add(v0); c1 = c1.add(v1); c2 = c2.add(v2); c3 = c3.add(v3); }
-                case MAX -> { c0 = c0.max(v0); c1 = c1.max(v1); c2 = c2.max(v2); c3 = c3.max(v3); }
-                case SUMSQ -> { c0 = v0.fma(v0, c0); c1 = v1.fma(v1, c1); c2 = v2.fma(v2, c2); c3 = v3.fma(v3, c3); }
-            }
+            c0 = v0.fma(v0, c0);
+            c1 = v1.fma(v1, c1);
+            c2 = v2.fma(v2, c2);
+            c3 = v3.fma(v3, c3);
         }
         for (int bound = S.loopBound(r); k < bound; k += L) {
             var v = FloatVector.fromMemorySegment(S, a, (base + k) * 4, LE);
-            c0 = switch (op) {
-                case SUM -> c0.add(v);
-                case MAX -> c0.max(v);
-                case SUMSQ -> v.fma(v, c0);
-            };
+            c0 = v.fma(v, c0);
         }
-        float acc;
-        if (op == ReduceOp.MAX) {
-            acc = c0.max(c1).max(c2.max(c3)).reduceLanes(VectorOperators.MAX);
-        } else {
-            acc = CpuMem.sumLanes(c0.add(c1).add(c2.add(c3)));
-        }
+        float[] lanes = CpuMem.lanes();
+        c0.add(c1).add(c2.add(c3)).intoArray(lanes, 0);
+        float acc = CpuMem.sumLanes(lanes);
         for (; k < r; k++) {
             float v = a.getAtIndex(JAVA_FLOAT, base + k);
-            acc = switch (op) {
-                case SUM -> acc + v;
-                case MAX -> Math.max(acc, v);
-                case SUMSQ -> acc + v * v;
-            };
+            acc += v * v;
         }
+        return acc;
+    }
+
+    // Max is exact in any order, so reduceLanes(MAX) is safe here (unlike ADD, see CpuMem.sumLanes).
+    private static float maxRow(MemorySegment a, long base, int r) {
+        var c0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        var c1 = c0;
+        var c2 = c0;
+        var c3 = c0;
+        int k = 0;
+        for (int bound = r - 4 * L + 1; k < bound; k += 4 * L) {
+            long b = (base + k) * 4;
+            c0 = c0.max(FloatVector.fromMemorySegment(S, a, b, LE));
+            c1 = c1.max(FloatVector.fromMemorySegment(S, a, b + 4L * L, LE));
+            c2 = c2.max(FloatVector.fromMemorySegment(S, a, b + 8L * L, LE));
+            c3 = c3.max(FloatVector.fromMemorySegment(S, a, b + 12L * L, LE));
+        }
+        for (int bound = S.loopBound(r); k < bound; k += L) c0 = c0.max(FloatVector.fromMemorySegment(S, a, (base + k) * 4, LE));
+        float acc = c0.max(c1).max(c2.max(c3)).reduceLanes(VectorOperators.MAX);
+        for (; k < r; k++) acc = Math.max(acc, a.getAtIndex(JAVA_FLOAT, base + k));
         return acc;
     }
 
@@ -126,6 +164,16 @@ final class CpuReduce {
 
     /** o = exp(a - shift) over a row; returns the sum of the results. */
     static float expShiftRow(MemorySegment o, MemorySegment a, long base, int cols, float shift) {
+        // Full vectors and the masked tail in separate methods, each with one inlined exp: with both in one method,
+        // C2 left the tail's exp out of line and boxed its argument and result. The lane sums travel in lanes.
+        float[] lanes = CpuMem.lanes();
+        int c = expShiftFull(o, a, base, cols, shift, lanes);
+        if (c < cols) expShiftTail(o, a, base, c, cols, shift, lanes);
+        return CpuMem.sumLanes(lanes);                  // not sumLanes(acc): see CpuMem.sumLanes(float[])
+    }
+
+    // The full vectors; lanes = their lane-wise sums. Returns the first column not done.
+    private static int expShiftFull(MemorySegment o, MemorySegment a, long base, int cols, float shift, float[] lanes) {
         var acc = FloatVector.zero(S);
         int c = 0;
         for (int bound = S.loopBound(cols); c < bound; c += L) {
@@ -134,14 +182,18 @@ final class CpuReduce {
             e.intoMemorySegment(o, b, LE);
             acc = acc.add(e);
         }
-        if (c < cols) {
-            var m = S.indexInRange(c, cols);
-            long b = (base + c) * 4;
-            var e = CpuMath.exp(FloatVector.fromMemorySegment(S, a, b, LE, m).sub(shift));
-            e.intoMemorySegment(o, b, LE, m);
-            acc = acc.add(FloatVector.zero(S).blend(e, m));
-        }
-        return CpuMem.sumLanes(acc);
+        acc.intoArray(lanes, 0);
+        return c;
+    }
+
+    // Columns [c, cols), fewer than L: lanes += their values (masked-off lanes add 0).
+    private static void expShiftTail(MemorySegment o, MemorySegment a, long base, int c, int cols, float shift,
+                                     float[] lanes) {
+        var m = S.indexInRange(c, cols);
+        long b = (base + c) * 4;
+        var e = CpuMath.exp(FloatVector.fromMemorySegment(S, a, b, LE, m).sub(shift));
+        e.intoMemorySegment(o, b, LE, m);
+        FloatVector.fromArray(S, lanes, 0).add(FloatVector.zero(S).blend(e, m)).intoArray(lanes, 0);
     }
 
     static void scaleRow(MemorySegment o, long base, int cols, float s) {
@@ -183,7 +235,9 @@ final class CpuReduce {
             acc = FloatVector.fromMemorySegment(S, a, (ao + c) * 4, LE)
                     .fma(FloatVector.fromMemorySegment(S, b, (bo + c) * 4, LE), acc);
         }
-        float s = CpuMem.sumLanes(acc);
+        float[] lanes = CpuMem.lanes();
+        acc.intoArray(lanes, 0);
+        float s = CpuMem.sumLanes(lanes);
         for (; c < n; c++) s += a.getAtIndex(JAVA_FLOAT, ao + c) * b.getAtIndex(JAVA_FLOAT, bo + c);
         return s;
     }
