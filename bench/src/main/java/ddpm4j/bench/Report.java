@@ -363,7 +363,7 @@ public final class Report {
             double step = num(p.get("step_ms"));
             md.append("## Profile of one training step: ").append(p.get("workload")).append("\n\n")
               .append("ProfilingBackend times every backend call (with sync) over ").append(p.get("steps"))
-              .append(" steps after one warm-up step; \"optimizer\" is everything after backward (clipping, Adam, EMA, zeroing the ")
+              .append(" steps after " + EndToEnd.WARM_STEPS + " warm-up steps (the steady state of a training run); \"optimizer\" is everything after backward (clipping, Adam, EMA, zeroing the ")
               .append("gradients); \"java\" is the time no backend call accounts for (autograd bookkeeping, graph, host code). ")
               .append("Step: ").append(f(step)).append(" ms (the wrapper's timing adds a little per call).\n\n");
             md.append("| family | ms per step | % of step | calls per step |\n|---|---|---|---|\n");
