@@ -56,7 +56,7 @@ final class DnnlConv2d {
                 OneDnn.check((int) b.streamCreate().invokeExact(out, b.engine(), OneDnn.STREAM_DEFAULT),
                         "dnnl_stream_create", "a CPU stream");
             } catch (Throwable t) {
-                throw OneDnn.rethrow(t);
+                throw NativeLibs.rethrow(t);
             }
             stream = out.get(ADDRESS, 0);
         }
@@ -147,7 +147,7 @@ final class DnnlConv2d {
             }
             OneDnn.check((int) b.streamWait().invokeExact(ctx.stream), "dnnl_stream_wait", g);
         } catch (Throwable t) {
-            throw OneDnn.rethrow(t);
+            throw NativeLibs.rethrow(t);
         } finally {
             for (int i = 0; i < ops.length; i++) {
                 if (impl[i] != null && impl[i] != user[i]) destroy(b, impl[i]);
@@ -180,7 +180,7 @@ final class DnnlConv2d {
         try {
             int ignored = (int) b.memDestroy().invokeExact(memory);
         } catch (Throwable t) {
-            throw OneDnn.rethrow(t);
+            throw NativeLibs.rethrow(t);
         }
     }
 
@@ -257,7 +257,7 @@ final class DnnlConv2d {
             int ignored = (int) b.attrDestroy().invokeExact(attr);
             return new Plan(prim, ops, padBytes, padMd, impl);
         } catch (Throwable t) {
-            throw OneDnn.rethrow(t);
+            throw NativeLibs.rethrow(t);
         }
     }
 

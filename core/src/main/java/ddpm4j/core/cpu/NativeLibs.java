@@ -79,6 +79,16 @@ final class NativeLibs {
         return dir;
     }
 
+    /**
+     * For a Throwable caught around a downcall's {@code invokeExact}: RuntimeExceptions come back to be thrown,
+     * Errors are thrown here, anything else is wrapped.
+     */
+    static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) return r;
+        if (t instanceof Error e) throw e;
+        return new RuntimeException(t);
+    }
+
     private static Path cacheRoot() {
         String configured = System.getProperty("ddpm4j.nativeCache");
         if (configured != null) return Path.of(configured);

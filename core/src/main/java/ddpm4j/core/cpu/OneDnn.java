@@ -43,7 +43,7 @@ final class OneDnn {
     private static final String RESOURCE_DIR = "/org/bytedeco/dnnl/linux-x86_64/";
     private static final String[] FILES = {"libgomp.so.1", "libdnnl.so.3"};
 
-    record Bindings(MethodHandle engineCreate, MethodHandle streamCreate, MethodHandle streamWait,
+    record Bindings(MethodHandle streamCreate, MethodHandle streamWait,
                     MethodHandle mdCreateWithTag, MethodHandle mdDestroy, MethodHandle mdEqual, MethodHandle mdGetSize,
                     MethodHandle convFwdPd, MethodHandle convBwdDataPd, MethodHandle convBwdWeightsPd,
                     MethodHandle reorderPd, MethodHandle pdQueryMd, MethodHandle pdQuery, MethodHandle pdDestroy,
@@ -94,12 +94,6 @@ final class OneDnn {
         };
     }
 
-    static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) return r;
-        if (t instanceof Error e) throw e;
-        return new RuntimeException(t);
-    }
-
     @SuppressWarnings("restricted")
     private static Bindings load() throws IOException {
         Path dir = NativeLibs.extract("onednn", RESOURCE_DIR, FILES, "org.bytedeco:dnnl:linux-x86_64");
@@ -110,7 +104,6 @@ final class OneDnn {
         Linker l = Linker.nativeLinker();
         FunctionDescriptor st = FunctionDescriptor.of(JAVA_INT, ADDRESS);   // status f(handle)
         var b = new Bindings(
-                l.downcallHandle(find(lib, "dnnl_engine_create"), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG)),
                 l.downcallHandle(find(lib, "dnnl_stream_create"), FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT)),
                 l.downcallHandle(find(lib, "dnnl_stream_wait"), st),
                 l.downcallHandle(find(lib, "dnnl_memory_desc_create_with_tag"),
@@ -170,7 +163,7 @@ final class OneDnn {
         try (Arena a = Arena.ofConfined()) {
             int ignored = (int) setenv.invokeExact(a.allocateFrom("OMP_WAIT_POLICY"), a.allocateFrom("PASSIVE"), 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibs.rethrow(t);
         }
     }
 
@@ -182,7 +175,7 @@ final class OneDnn {
                     .invokeExact()).reinterpret(12);
             return v.get(JAVA_INT, 0) + "." + v.get(JAVA_INT, 4) + "." + v.get(JAVA_INT, 8);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibs.rethrow(t);
         }
     }
 
@@ -198,7 +191,7 @@ final class OneDnn {
         try {
             check((int) create.invokeExact(out, ENGINE_CPU, 0L), "dnnl_engine_create", "the CPU engine");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibs.rethrow(t);
         }
         return out.get(ADDRESS, 0);
     }

@@ -65,7 +65,7 @@ public final class OpenBlas {
         try {
             return ((MemorySegment) bindings().getConfig().invokeExact()).reinterpret(4096).getString(0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibs.rethrow(t);
         }
     }
 
@@ -74,7 +74,7 @@ public final class OpenBlas {
         try {
             return ((MemorySegment) bindings().getCorename().invokeExact()).reinterpret(256).getString(0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibs.rethrow(t);
         }
     }
 
@@ -83,7 +83,7 @@ public final class OpenBlas {
         try {
             return (int) bindings().getNumThreads().invokeExact();
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibs.rethrow(t);
         }
     }
 
@@ -92,7 +92,7 @@ public final class OpenBlas {
         try {
             bindings().setNumThreads().invokeExact(n);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibs.rethrow(t);
         }
     }
 
@@ -104,7 +104,7 @@ public final class OpenBlas {
         try {
             return (int) bindings().setNumThreadsLocal().invokeExact(n);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibs.rethrow(t);
         }
     }
 
@@ -120,7 +120,7 @@ public final class OpenBlas {
         try {
             h.invokeExact(order, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibs.rethrow(t);
         }
     }
 
@@ -128,12 +128,6 @@ public final class OpenBlas {
         Bindings b = Holder.L.value();
         if (b == null) throw new IllegalStateException("OpenBLAS is not available: " + Holder.L.error());
         return b;
-    }
-
-    private static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) return r;
-        if (t instanceof Error e) throw e;
-        return new RuntimeException(t);
     }
 
     // 1. copy the libraries out of the jar (NativeLibs), 2. dlopen them in dependency order, 3. bind the symbols
@@ -168,7 +162,7 @@ public final class OpenBlas {
             // single-threaded: Gemm splits large products over Parallel's pool, so there is one set of threads
             b.setNumThreads().invokeExact(1);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibs.rethrow(t);
         }
         return b;
     }
