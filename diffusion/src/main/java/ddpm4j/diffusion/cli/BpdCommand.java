@@ -107,16 +107,17 @@ public final class BpdCommand implements Callable<Integer> {
                         + "sum of L_1..L_%d %.4f) in %.1f s%n", img.n(), mean(total), mean(prior), mean(decoder), T - 1,
                         mean(total) - mean(prior) - mean(decoder), secs);
                 System.out.println("rate/distortion (paper Fig. 5): step t, bits/dim sent so far, RMSE of predicted x_0 [0, 255]");
-                for (int t = T; t >= 1; t -= Math.max(1, T / 10)) {
-                    System.out.printf(Locale.ROOT, "  t=%4d  rate %.4f  distortion %.3f%n", t, rate[t - 1], rmse[t - 1]);
-                }
-                if (T % Math.max(1, T / 10) != 1 && T / 10 > 1) {
-                    System.out.printf(Locale.ROOT, "  t=%4d  rate %.4f  distortion %.3f%n", 1, rate[0], rmse[0]);
-                }
+                int every = Math.max(1, T / 10), last = T;
+                for (int t = T; t >= 1; t -= every) printRateDistortion(last = t, rate, rmse);
+                if (last != 1) printRateDistortion(1, rate, rmse);
             }
             if (rateDistortion != null) System.err.println("bpd: wrote " + rateDistortion);
         }
         return 0;
+    }
+
+    private static void printRateDistortion(int t, double[] rate, double[] rmse) {
+        System.out.printf(Locale.ROOT, "  t=%4d  rate %.4f  distortion %.3f%n", t, rate[t - 1], rmse[t - 1]);
     }
 
     // Written atomically: a temporary file, then a rename.
@@ -125,7 +126,7 @@ public final class BpdCommand implements Callable<Integer> {
         for (int t = rate.length; t >= 1; t--) {
             sb.append(String.format(Locale.ROOT, "%d,%.6f,%.4f%n", t, rate[t - 1], rmse[t - 1]));
         }
-        ddpm4j.core.io.AtomicFiles.write(out, sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        ddpm4j.core.io.AtomicFiles.writeString(out, sb.toString());
     }
 
     private static double mean(List<Double> v) {
