@@ -3,9 +3,7 @@
 // Algorithm 2. Pairs with DdpmSampler and SamplerTest.
 package ddpm4j.diffusion;
 
-import ddpm4j.core.GradMode;
 import ddpm4j.core.Generator;
-import ddpm4j.core.Scope;
 import ddpm4j.core.Tensor;
 
 /**
@@ -77,19 +75,8 @@ public final class DdimSampler implements Sampler {
     public Tensor step(EpsModel model, Tensor xt, int i, Generator gen, StepObserver observer) {
         if (i < 0 || i >= timesteps.length)
             throw new IllegalArgumentException("step " + i + " is out of range [0, " + (timesteps.length - 1) + "]");
-        int n = xt.dim(0), d = (int) (xt.numel() / n), t = timesteps[i];
-        int prev = i + 1 < timesteps.length ? timesteps[i + 1] : -1;
-        try (GradMode g = GradMode.off(); Scope s = Scope.open()) {
-            int[] ts = new int[n];
-            java.util.Arrays.fill(ts, t);
-            Tensor eps = model.forward(xt, ts);
-            if (observer != null) observer.onStep(t, xt, eps);
-            float[] c = coefs(t, prev, n);
-            Tensor z = c[4] > 0 ? Tensor.randn(xt.backend(), gen, xt.shape()) : Tensor.zeros(xt.backend(), xt.shape());
-            Tensor coef = Tensor.of(xt.backend(), c, n, 5);
-            Tensor out = Tensor.empty(xt.backend(), xt.dtype(), xt.shape());
-            xt.backend().ancestralStep(out, xt.contiguous(), eps.contiguous(), z, coef, n, d, clip);
-            return out.detachFromScope();
-        }
+        int t = timesteps[i], prev = i + 1 < timesteps.length ? timesteps[i + 1] : -1;
+        float[] c = coefs(t, prev, xt.dim(0));
+        return FusedStep.run(model, xt, t, c, c[4] > 0, clip, gen, observer);
     }
 }

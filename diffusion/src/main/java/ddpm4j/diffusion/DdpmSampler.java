@@ -3,9 +3,7 @@
 // Pairs with NoiseSchedule (coefficients) and SamplerTest (a seeded loop with a dummy model, pinned).
 package ddpm4j.diffusion;
 
-import ddpm4j.core.GradMode;
 import ddpm4j.core.Generator;
-import ddpm4j.core.Scope;
 import ddpm4j.core.Tensor;
 
 /**
@@ -64,23 +62,11 @@ public final class DdpmSampler implements Sampler {
                     + schedule.config().clipSampleRange() + " is not supported");
     }
 
-    /** x_{t-1} from x_t (Alg. 2, lines 3-4), in a new tensor outside every scope; x_t is left as it is. */
+    /**
+     * x_{t-1} from x_t (Alg. 2, lines 3-4), in a new tensor outside every scope; x_t is left as it is. z ~ N(0, I) for
+     * t > 0, none at the last step; the fused kernel computes mu0 * clip(c0 x_t - c1 eps) + muT * x_t + sigma z.
+     */
     private Tensor reverseStep(EpsModel model, Tensor x, int t, Generator gen, StepObserver observer) {
-        int n = x.dim(0);
-        int d = (int) (x.numel() / n);
-        try (GradMode g = GradMode.off(); Scope s = Scope.open()) {
-            int[] ts = new int[n];
-            java.util.Arrays.fill(ts, t);
-            // 1. eps = epsTheta(x_t, t)
-            Tensor eps = model.forward(x, ts);
-            if (observer != null) observer.onStep(t, x, eps);
-            // 2. z ~ N(0, I) for t > 0, else 0 (no noise at the last step)
-            Tensor z = t > 0 ? Tensor.randn(x.backend(), gen, x.shape()) : Tensor.zeros(x.backend(), x.shape());
-            // 3. x_{t-1} = mu0 * clip(c0 x_t - c1 eps) + muT * x_t + sigma z, one fused kernel
-            Tensor coef = Tensor.of(x.backend(), schedule.ancestralCoefs(t, n), n, 5);
-            Tensor out = Tensor.empty(x.backend(), x.dtype(), x.shape());
-            x.backend().ancestralStep(out, x.contiguous(), eps.contiguous(), z, coef, n, d, clip);
-            return out.detachFromScope();
-        }
+        return FusedStep.run(model, x, t, schedule.ancestralCoefs(t, x.dim(0)), t > 0, clip, gen, observer);
     }
 }
