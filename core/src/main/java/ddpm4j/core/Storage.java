@@ -1,27 +1,35 @@
 // SPDX-License-Identifier: Apache-2.0
 // A backend's buffer behind one or more tensors (views share it). Reference counted: the last close() gives the
 // memory back to the backend's pool; a Cleaner does the same for storages that become unreachable unclosed.
+// With -Dddpm4j.leaks=report every storage remembers where it was allocated, and one the Cleaner has to reclaim is
+// reported with that stack (and counted in Storage.leaked()), so a missing close() can be found.
 package ddpm4j.core;
 
 import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** Memory owned by a {@link Backend}. Subclasses hold the address (host segment or device pointer). */
 public abstract class Storage {
     private static final Cleaner CLEANER = Cleaner.create();
+    private static final boolean TRACK = "report".equals(System.getProperty("ddpm4j.leaks"));
+    private static final AtomicLong LEAKED = new AtomicLong();
 
     private final Backend backend;
     private final DType dtype;
     private final long numel;
     private final AtomicInteger refs = new AtomicInteger(1);
     private final Cleaner.Cleanable cleanable;
+    private final Release state;
 
     /** {@code release} frees the memory; it must not reference this object (it also runs when it is unreachable). */
     protected Storage(Backend backend, DType dtype, long numel, Runnable release) {
         this.backend = backend;
         this.dtype = dtype;
         this.numel = numel;
-        this.cleanable = CLEANER.register(this, release);
+        this.state = new Release(release, TRACK ? new Throwable("allocated here") : null,
+                numel * dtype.bytes() + " B " + dtype + " on " + backend.name());
+        this.cleanable = CLEANER.register(this, state);
     }
 
     public final Backend backend() { return backend; }
@@ -33,12 +41,44 @@ public abstract class Storage {
 
     public final boolean isReleased() { return refs.get() <= 0; }
 
+    /** Storages the Cleaner reclaimed because nobody closed them (counted only with {@code -Dddpm4j.leaks=report}). */
+    public static long leaked() { return LEAKED.get(); }
+
+    /** Whether allocation sites are being tracked ({@code -Dddpm4j.leaks=report}). */
+    public static boolean tracking() { return TRACK; }
+
     final void retain() {
         if (refs.getAndUpdate(r -> r <= 0 ? r : r + 1) <= 0)
             throw new IllegalStateException("storage was already freed");
     }
 
     final void release() {
-        if (refs.decrementAndGet() == 0) cleanable.clean();
+        if (refs.decrementAndGet() == 0) {
+            state.closed = true;
+            cleanable.clean();
+        }
+    }
+
+    /** What the Cleaner runs; holds no reference to the Storage. */
+    private static final class Release implements Runnable {
+        private final Runnable free;
+        private final Throwable site;
+        private final String what;
+        volatile boolean closed;
+
+        Release(Runnable free, Throwable site, String what) {
+            this.free = free;
+            this.site = site;
+            this.what = what;
+        }
+
+        @Override public void run() {
+            if (!closed && site != null) {
+                LEAKED.incrementAndGet();
+                System.err.println("ddpm4j: a storage of " + what + " was never closed; the garbage collector freed it");
+                site.printStackTrace();
+            }
+            free.run();
+        }
     }
 }

@@ -125,8 +125,10 @@ class TensorTest {
         assertThrows(IllegalStateException.class, view::toFloatArray);
     }
 
+    static Stream<Backend> isolatedBackends() { return TestBackends.isolated(); }
+
     @ParameterizedTest
-    @MethodSource("backends")
+    @MethodSource("isolatedBackends")
     void scopesReturnMemoryAndKeepWhatIsKept(Backend be) {
         Tensor w = Tensor.ones(be, 64, 64).requiresGrad(true);
         Tensor kept;

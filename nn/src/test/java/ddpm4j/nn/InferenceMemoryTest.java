@@ -7,17 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ddpm4j.core.Backend;
-import ddpm4j.core.Backends;
 import ddpm4j.core.Generator;
 import ddpm4j.core.GradMode;
 import ddpm4j.core.Scope;
 import ddpm4j.core.Tensor;
+import ddpm4j.core.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 
 class InferenceMemoryTest {
     @Test
     void noGradForwardFreesTemporariesAndKeepsTheBits() throws Exception {
-        Backend be = Backends.get("reference");
+        Backend be = new ReferenceBackend();   // its own: a Cleaner freeing another test's garbage would move the counts
         UNetConfig cfg = ModuleTest.small();
         int n = 2, c = cfg.inChannels(), hw = cfg.sampleSize();
         try (UNet2DModel m = new UNet2DModel(cfg, be, new Generator(5))) {

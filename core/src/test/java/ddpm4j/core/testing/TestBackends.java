@@ -20,6 +20,14 @@ public final class TestBackends {
         return ps.stream().filter(p -> !p.name().equals("reference") && p.available()).map(p -> Backends.get(p.name()));
     }
 
+    /**
+     * A new instance of every available backend, for tests that count a backend's live bytes exactly: the shared
+     * instances also hold tensors other tests left to the garbage collector, which a Cleaner may free mid-test.
+     */
+    public static Stream<Backend> isolated() {
+        return Backends.providers().stream().filter(BackendProvider::available).map(BackendProvider::create);
+    }
+
     /** Every available backend, the reference included. */
     public static Stream<Backend> all() { return Stream.concat(Stream.of(reference()), fast()); }
 }
