@@ -36,6 +36,15 @@ public final class Scope implements AutoCloseable {
 
     void adopt(Tensor t) { owned.add(t); }
 
+    /**
+     * Moves {@code t} to the enclosing scope, as {@code t.keep()} does, if it belongs to this scope; a tensor made
+     * elsewhere is left where it is. Returns {@code t}.
+     */
+    public Tensor keep(Tensor t) {
+        if (t != null && t.scope() == this) t.keep();
+        return t;
+    }
+
     @Override
     public void close() {
         if (closed) return;

@@ -5,6 +5,7 @@ package ddpm4j.core;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -126,6 +127,24 @@ class TensorTest {
     }
 
     static Stream<Backend> isolatedBackends() { return TestBackends.isolated(); }
+
+    @ParameterizedTest
+    @MethodSource("isolatedBackends")
+    void backwardLeavesOnlyTheLeafGradientsBehind(Backend be) {
+        assumeTrue(be.liveBytes() >= 0, "backend does not count its memory");
+        Tensor w = Tensor.randn(be, new ddpm4j.core.Generator(3), 32, 48).requiresGrad(true).detachFromScope();
+        Tensor b = Tensor.randn(be, new ddpm4j.core.Generator(4), 48).requiresGrad(true).detachFromScope();
+        try (Scope s = Scope.open()) {
+            // products, broadcasts and nonlinearities whose derivatives make temporaries of their own
+            Tensor y = w.matmul(w.transpose(0, 1)).silu().matmul(w).add(b).sigmoid().mul(w).square().mean();
+            long before = be.liveBytes();
+            y.backward();
+            assertEquals(before + 4L * (32 * 48 + 48), be.liveBytes(),
+                    "after backward only w.grad and b.grad may be new; the derivatives' temporaries must be freed");
+        }
+        w.close();
+        b.close();
+    }
 
     @ParameterizedTest
     @MethodSource("isolatedBackends")

@@ -51,38 +51,52 @@ public final class Gemm {
         if (m == 0 || n == 0) return;
         if (Choice.IMPL == Impl.OPENBLAS && k > 0) {
             int threads = (int) Math.min(Parallel.threads(), (long) m * n * k / SPLIT_MACS);
-            boolean par = threads > 1 && Parallel.accessibleByWorkers(a) && Parallel.accessibleByWorkers(b)
-                    && Parallel.accessibleByWorkers(c);
-            if (!par) {
-                blas(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-            } else if (m >= n) {
-                // row blocks of op(A) and C; a multiple of 16 rows keeps OpenBLAS's micro-tiles whole
-                int rows = roundUp((m + threads - 1) / threads, 16);
-                Parallel.forRange(m, rows, (w, lo, hi) -> blas(transA, transB, hi - lo, n, k, alpha,
-                        a.asSlice(4L * (transA ? lo : (long) lo * lda)), lda, b, ldb, beta,
-                        c.asSlice(4L * lo * ldc), ldc));
+            boolean nat = a.isNative() && b.isNative() && c.isNative();
+            if (threads > 1 && nat && Parallel.tryTakePool()) {
+                // OpenBLAS's own threads, as PyTorch uses them (measured 89-91% of the 2-core FMA peak at 512-2048
+                // cubed, against 59-86% for row blocks of single-threaded calls on Parallel's pool)
+                try {
+                    blas(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                } finally {
+                    Parallel.releasePool();
+                }
             } else {
-                int cols = roundUp((n + threads - 1) / threads, 16);
-                Parallel.forRange(n, cols, (w, lo, hi) -> blas(transA, transB, m, hi - lo, k, alpha, a, lda,
-                        b.asSlice(4L * (transB ? (long) lo * ldb : lo)), ldb, beta, c.asSlice(4L * lo), ldc));
+                // small, or called from inside a kernel on the pool (the pool's other threads are busy): one thread
+                blas(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             }
         } else {
             JavaGemm.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
     }
 
-    /** Products smaller than this many multiply-adds run on one thread (splitting costs more than it gains). */
+    /** Products smaller than this many multiply-adds run on one thread (waking threads costs more than it gains). */
     private static final long SPLIT_MACS = 1L << 18;
 
-    // OpenBLAS runs single-threaded (see OpenBlas); large products are split over Parallel's pool above.
-    private static void blas(boolean transA, boolean transB, int m, int n, int k, float alpha, MemorySegment a,
-                             int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
-        OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS,
-                transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    }
+    /**
+     * The depth of one OpenBLAS call. OpenBLAS cuts a longer K into blocks itself, but not at the same places on one
+     * thread as on several (measured: most shapes with K above 384 differ in the last bit), so the sum over K would
+     * depend on the thread count. Blocks of at most 256, below every x86 kernel's own K block, are never cut again,
+     * and each element's sum then runs in the same order whatever the threads: the result is bit-identical for any
+     * thread count (GemmTest). OpenBLAS updates C once per K block anyway, so this costs little.
+     */
+    static final int K_BLOCK = 256;
 
-    private static int roundUp(int x, int to) {
-        return (x + to - 1) / to * to;
+    // C = alpha op(A) op(B) + beta C as ceil(K / K_BLOCK) OpenBLAS calls accumulating into C
+    private static void blas(int threads, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                             MemorySegment a, int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
+        int ta = transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, tb = transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS;
+        for (int k0 = 0; k0 < k; k0 += K_BLOCK) {
+            int kb = Math.min(K_BLOCK, k - k0);
+            // op(A)[:, k0:k0+kb] and op(B)[k0:k0+kb, :]
+            MemorySegment ak = a.asSlice(4L * (transA ? (long) k0 * lda : k0));
+            MemorySegment bk = b.asSlice(4L * (transB ? k0 : (long) k0 * ldb));
+            float bt = k0 == 0 ? beta : 1f;
+            if (threads > 1) {
+                OpenBlas.cblasSgemmThreaded(threads, OpenBlas.CBLAS_ROW_MAJOR, ta, tb, m, n, kb, alpha, ak, lda, bk, ldb, bt, c, ldc);
+            } else {
+                OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, ta, tb, m, n, kb, alpha, ak, lda, bk, ldb, bt, c, ldc);
+            }
+        }
     }
 
     /** The Java Vector API kernel, whatever {@link #impl()} is (for tests and benchmarks). Same contract as sgemm. */

@@ -5,6 +5,10 @@ package ddpm4j.core.cpu;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.invoke.MethodHandle;
 import java.net.JarURLConnection;
 import java.net.URL;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -15,6 +19,9 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Locale;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
  * Extraction of bundled native libraries.
@@ -83,6 +90,25 @@ final class NativeLibs {
      * For a Throwable caught around a downcall's {@code invokeExact}: RuntimeExceptions come back to be thrown,
      * Errors are thrown here, anything else is wrapped.
      */
+    /**
+     * Sets {@code name=value} in the process environment (libc {@code setenv}, so native libraries loaded afterwards
+     * see it; Java's {@code System.getenv} does not) unless the user set {@code name} or any of {@code userChoices}.
+     * Returns whether it was set.
+     */
+    @SuppressWarnings("restricted")
+    static boolean setenvUnlessSet(String name, String value, String... userChoices) {
+        if (System.getenv(name) != null) return false;
+        for (String u : userChoices) if (System.getenv(u) != null) return false;
+        Linker l = Linker.nativeLinker();
+        MethodHandle setenv = l.downcallHandle(l.defaultLookup().find("setenv").orElseThrow(
+                () -> new UnsatisfiedLinkError("setenv not in libc")), FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+        try (Arena a = Arena.ofConfined()) {
+            return (int) setenv.invokeExact(a.allocateFrom(name), a.allocateFrom(value), 0) == 0;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     static RuntimeException rethrow(Throwable t) {
         if (t instanceof RuntimeException r) return r;
         if (t instanceof Error e) throw e;

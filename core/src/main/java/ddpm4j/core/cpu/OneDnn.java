@@ -154,17 +154,8 @@ final class OneDnn {
      * convolution. So unless the user chose otherwise, set OMP_WAIT_POLICY=PASSIVE in the process environment before
      * libgomp loads (it reads its settings once, when loaded).
      */
-    @SuppressWarnings("restricted")
     private static void passiveOpenMpThreads() {
-        if (System.getenv("OMP_WAIT_POLICY") != null || System.getenv("GOMP_SPINCOUNT") != null) return;
-        Linker l = Linker.nativeLinker();
-        MethodHandle setenv = l.downcallHandle(l.defaultLookup().find("setenv").orElseThrow(
-                () -> new UnsatisfiedLinkError("setenv not in libc")), FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
-        try (Arena a = Arena.ofConfined()) {
-            int ignored = (int) setenv.invokeExact(a.allocateFrom("OMP_WAIT_POLICY"), a.allocateFrom("PASSIVE"), 0);
-        } catch (Throwable t) {
-            throw NativeLibs.rethrow(t);
-        }
+        NativeLibs.setenvUnlessSet("OMP_WAIT_POLICY", "PASSIVE", "GOMP_SPINCOUNT");
     }
 
     // dnnl_version() points to { int major, minor, patch; const char *hash; ... }

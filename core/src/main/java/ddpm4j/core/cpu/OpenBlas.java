@@ -124,6 +124,30 @@ public final class OpenBlas {
         }
     }
 
+    /**
+     * {@code cblas_sgemm} on {@code threads} of OpenBLAS's own threads (native segments only). OpenBLAS splits C
+     * into blocks of rows and columns and each element's sum over K runs in the same order as on one thread, so the
+     * result is bit-identical to {@link #cblas_sgemm} (GemmTest checks it). The thread count is process-wide in
+     * this pthreads build, so the caller must hold Parallel's pool ({@link Parallel#tryTakePool()}): kernels on
+     * other threads then run inline and their own GEMMs stay single-threaded in practice; one made concurrently
+     * from a thread outside the pool is still correct, merely queued behind this one by OpenBLAS.
+     */
+    static void cblasSgemmThreaded(int threads, int order, int transA, int transB, int m, int n, int k, float alpha,
+                                   MemorySegment a, int lda, MemorySegment b, int ldb, float beta,
+                                   MemorySegment c, int ldc) {
+        Bindings bs = bindings();
+        try {
+            bs.setNumThreads().invokeExact(threads);
+            try {
+                bs.sgemm().invokeExact(order, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            } finally {
+                bs.setNumThreads().invokeExact(1);
+            }
+        } catch (Throwable t) {
+            throw NativeLibs.rethrow(t);
+        }
+    }
+
     private static Bindings bindings() {
         Bindings b = Holder.L.value();
         if (b == null) throw new IllegalStateException("OpenBLAS is not available: " + Holder.L.error());
@@ -134,6 +158,10 @@ public final class OpenBlas {
     @SuppressWarnings("restricted")
     private static Bindings load() throws IOException {
         Path dir = NativeLibs.extract("openblas", RESOURCE_DIR, FILES, "org.bytedeco:openblas:linux-x86_64");
+        // OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each threaded call by default, taking the
+        // cores from the kernels that follow; 2^16 cycles (~25 us, like Parallel's own spin) bridges back-to-back
+        // GEMMs and no more. Read once, when the library initialises; the user's own setting wins.
+        NativeLibs.setenvUnlessSet("OPENBLAS_THREAD_TIMEOUT", "16", "GOTO_THREAD_TIMEOUT");
         Arena arena = Arena.global();
         try {
             SymbolLookup.libraryLookup("libgcc_s.so.1", arena);   // the system's copy, if there is one
@@ -159,7 +187,7 @@ public final class OpenBlas {
                 linker.downcallHandle(find(lib, "openblas_get_corename"), FunctionDescriptor.of(ADDRESS)),
                 dir);
         try {
-            // single-threaded: Gemm splits large products over Parallel's pool, so there is one set of threads
+            // single-threaded by default; Gemm raises the count around a large product while it holds Parallel's pool
             b.setNumThreads().invokeExact(1);
         } catch (Throwable t) {
             throw NativeLibs.rethrow(t);

@@ -78,6 +78,20 @@ public final class Parallel {
         return THREADS == 1 || s.isAccessibleBy(WORKERS[1]);
     }
 
+    /**
+     * Takes the pool for work that brings its own threads (OpenBLAS's, in Gemm): while held, forRange calls from any
+     * thread run inline, so the cores are not oversubscribed. Returns false, taking nothing, when the pool is busy
+     * or there is one thread; a true return must be paired with {@link #releasePool()}.
+     */
+    static boolean tryTakePool() {
+        return THREADS > 1 && BUSY.compareAndSet(0, 1);
+    }
+
+    /** Gives back the pool taken by {@link #tryTakePool()}. */
+    static void releasePool() {
+        BUSY.setVolatile(0);
+    }
+
     /** Runs {@code body} over {@code [0, n)} split into about {@code threads()} equal chunks. */
     public static void forRange(int n, Body body) {
         forRange(n, Math.max(1, (n + THREADS - 1) / THREADS), body);
