@@ -78,7 +78,8 @@ JFLAGS="$DDPM4J_JVM_FLAGS"
   fi
 } > "$OUT/machine.txt"
 
-JMH_ARGS=(-rf json)
+# the forks run with the `ddpm` launcher's JVM flags (ParallelGC, a small young generation), as users run
+JMH_ARGS=(-rf json -jvmArgsAppend "$JFLAGS")
 # shellcheck disable=SC2086
 if CUDA_DESC=$("$JAVA" $JFLAGS -cp "$JAR" ddpm4j.bench.EndToEnd --probe cuda 2>/dev/null); then
   log "CUDA backend present ($CUDA_DESC): JMH runs every benchmark on cpu and cuda"
