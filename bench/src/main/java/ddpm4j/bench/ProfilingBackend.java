@@ -118,6 +118,10 @@ final class ProfilingBackend implements Backend {
         time(Family.CONV, () -> inner.conv2dBackwardWeight(dw, dbias, dy, x, g));
     }
 
+    @Override public void conv2dBackward(Tensor dx, Tensor dw, Tensor dbias, Tensor dy, Tensor x, Tensor w, ConvGeom g) {
+        time(Family.CONV, () -> inner.conv2dBackward(dx, dw, dbias, dy, x, w, g));
+    }
+
     @Override public void groupNormForward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor w, Tensor b, int n, int c, int hw,
                                            int groups, float eps, boolean silu) {
         time(Family.GROUPNORM, () -> inner.groupNormForward(out, mean, rstd, x, w, b, n, c, hw, groups, eps, silu));

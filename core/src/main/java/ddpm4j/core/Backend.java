@@ -111,6 +111,18 @@ public interface Backend {
     /** dw (k, c, r, s) and dbias (k, may be null) from dy and x (overwritten, not accumulated). */
     void conv2dBackwardWeight(Tensor dw, Tensor dbias, Tensor dy, Tensor x, ConvGeom g);
 
+    /**
+     * Both backward passes of one convolution: dx as {@link #conv2dBackwardInput}, dw and dbias as
+     * {@link #conv2dBackwardWeight}. dx may be null (not needed); dw may be null, and then dbias must be too. A backend
+     * may share work between the two (the CPU backend reorders dy once); the default calls the two methods.
+     */
+    default void conv2dBackward(Tensor dx, Tensor dw, Tensor dbias, Tensor dy, Tensor x, Tensor w, ConvGeom g) {
+        if (dw == null && dbias != null)
+            throw new IllegalArgumentException("conv2dBackward: a bias gradient is computed only with the weight gradient");
+        if (dx != null) conv2dBackwardInput(dx, dy, w, g);
+        if (dw != null) conv2dBackwardWeight(dw, dbias, dy, x, g);
+    }
+
     // ---- normalisation ------------------------------------------------------------------------------------------
     /**
      * GroupNorm over (c / groups) * hw values per (n, group), optionally followed by SiLU.

@@ -47,6 +47,9 @@ public abstract class Storage {
     /** Whether allocation sites are being tracked ({@code -Dddpm4j.leaks=report}). */
     public static boolean tracking() { return TRACK; }
 
+    /** Tensors holding this storage (borrowed kernel-argument views do not count); 0 once freed. */
+    final int refCount() { return Math.max(0, refs.get()); }
+
     final void retain() {
         if (refs.getAndUpdate(r -> r <= 0 ? r : r + 1) <= 0)
             throw new IllegalStateException("storage was already freed");

@@ -14,6 +14,8 @@ import java.util.Arrays;
  * Any use of a closed tensor throws {@link IllegalStateException} naming the op.
  */
 public final class Tensor implements AutoCloseable {
+    private static final java.util.concurrent.atomic.AtomicLong CREATED = new java.util.concurrent.atomic.AtomicLong();
+
     private final Backend backend;
     private final Storage storage;
     private final int[] shape;
@@ -25,6 +27,7 @@ public final class Tensor implements AutoCloseable {
     private Node node;
     private volatile boolean closed;
     private Scope scope;
+    private final long serial = CREATED.getAndIncrement();   // creation order, for adoptGrad
 
     Tensor(Storage storage, int[] shape, long[] strides, long offset, boolean borrowed) {
         this.backend = storage.backend();
@@ -171,6 +174,31 @@ public final class Tensor implements AutoCloseable {
         if (grad != null && grad != g) grad.close();
         grad = g;
         if (g != null) g.detachFromScope();
+    }
+
+    /**
+     * For autograd: a mark such that every tensor created afterwards (on any thread) is newer than it; see
+     * {@link #adoptGrad}.
+     */
+    public static long creationMark() { return CREATED.get(); }
+
+    /**
+     * For autograd: makes {@code g} this leaf's gradient buffer without copying it, if that is safe, and says whether it
+     * did (if not, nothing changed and the caller still owns {@code g}). Safe means: this leaf has no open gradient
+     * yet; {@code g} was created at or after {@code mark} (a {@link #creationMark()} taken when the backward pass
+     * began, so it is a temporary of that pass that no caller holds, never an input, parameter or seed); it is open,
+     * not a borrowed view, not in the graph, has this leaf's shape, dtype and backend, covers the whole of its storage
+     * contiguously, and no other tensor (view, detached alias) uses that storage. {@code g} then leaves its scope,
+     * which will no longer free it, and is owned by this leaf like any gradient buffer.
+     */
+    public boolean adoptGrad(Tensor g, long mark) {
+        if (grad != null && !grad.closed) return false;
+        if (g == this || g.serial < mark || g.closed || g.borrowed || g.node != null || g.grad != null) return false;
+        if (g.backend != backend || g.dtype() != dtype() || !Shape.same(g.shape, shape)) return false;
+        if (g.offset != 0 || !g.isContiguous() || g.storage.numel() != g.numel()) return false;
+        if (g.storage.refCount() != 1 || g.storage.isReleased()) return false;
+        setGrad(g);
+        return true;
     }
 
     public void setNode(Node n) {

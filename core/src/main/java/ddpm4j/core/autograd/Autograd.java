@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Reverse-mode differentiation: topological order of the graph below a root, then Derivatives for each node in
-// reverse, summing gradients that meet; leaves accumulate into their own .grad buffers. Intermediate gradients are
-// freed as soon as they have been passed on, and each derivative's temporaries when it returns.
+// reverse, summing gradients that meet; leaves accumulate into their own .grad buffers (a leaf's first gradient is
+// taken over without a copy when no one else holds it). Intermediate gradients are freed once passed on, and each
+// derivative's temporaries when it returns.
 package ddpm4j.core.autograd;
 
 import ddpm4j.core.GradMode;
@@ -28,6 +29,7 @@ public final class Autograd {
                     + "; only a scalar (1 element) can be the implicit root; pass the gradient explicitly");
         if (seed != null && !Shape.same(seed.shape(), root.shape()))
             throw new IllegalArgumentException("backward: gradient shape " + Shape.str(seed.shape()) + " does not match the tensor's " + Shape.str(root.shape()));
+        long mark = Tensor.creationMark();   // gradients created from here on are this pass's own temporaries
         List<Tensor> order = topo(root);
         Map<Tensor, Tensor> grads = new IdentityHashMap<>();
         try (GradMode g = GradMode.off()) {
@@ -38,8 +40,7 @@ public final class Autograd {
                 if (gOut == null) continue;
                 Node node = t.node();
                 if (node == null) {
-                    accumulateLeaf(t, gOut);
-                    gOut.close();
+                    if (!accumulateLeaf(t, gOut, mark)) gOut.close();
                     continue;
                 }
                 Tensor[] in = node.inputs();
@@ -77,16 +78,23 @@ public final class Autograd {
         }
     }
 
-    private static void accumulateLeaf(Tensor leaf, Tensor g) {
-        if (!leaf.requiresGrad()) return;
+    /**
+     * Adds {@code g} into the leaf's .grad. The first gradient of a leaf is taken over without a copy when it is a
+     * temporary of this pass nobody else holds (Tensor.adoptGrad says when): then this returns true and g now belongs
+     * to the leaf; otherwise false and the caller still closes g.
+     */
+    private static boolean accumulateLeaf(Tensor leaf, Tensor g, long mark) {
+        if (!leaf.requiresGrad()) return false;
         Tensor acc = leaf.grad();
         if (acc == null || acc.isClosed()) {
+            if (leaf.adoptGrad(g, mark)) return true;
             acc = Tensor.empty(leaf.backend(), leaf.dtype(), leaf.shape()).detachFromScope();
             acc.copyFrom(g.rank() == leaf.rank() ? g : g.reshape(leaf.shape()));
             leaf.setGrad(acc);
         } else {
             acc.addInPlace(g);
         }
+        return false;
     }
 
     /** Post-order of the nodes reachable from root through inputs that require gradients. */

@@ -45,13 +45,12 @@ public final class Derivatives {
                 Backend.ConvGeom geo = c.geom();
                 Tensor dx = null, dw = null, db = null;
                 Tensor gc = g.contiguous();
-                if (needs[0]) { dx = like(x); be.conv2dBackwardInput(dx, gc, in[1], geo); }
-                boolean needB = c.hasBias() && needs[2];
-                if (needs[1] || needB) {
+                if (needs[0]) dx = like(x);
+                if (needs[1] || (c.hasBias() && needs[2])) {
                     dw = like(in[1]);
                     db = c.hasBias() ? like(in[2]) : null;
-                    be.conv2dBackwardWeight(dw, db, gc, x, geo);
                 }
+                be.conv2dBackward(dx, dw, db, gc, x, in[1], geo);        // one call: the backend may share dy's reorder
                 yield c.hasBias() ? new Tensor[] {dx, dw, db} : new Tensor[] {dx, dw};
             }
             case Op.GroupNorm n -> {

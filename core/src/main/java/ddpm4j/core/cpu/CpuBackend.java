@@ -91,6 +91,10 @@ public final class CpuBackend implements Backend {
         CpuConv2d.backwardWeight(dw, dbias, dy, x, g);
     }
 
+    @Override public void conv2dBackward(Tensor dx, Tensor dw, Tensor dbias, Tensor dy, Tensor x, Tensor w, ConvGeom g) {
+        CpuConv2d.backward(dx, dw, dbias, dy, x, w, g);
+    }
+
     @Override public void groupNormForward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor w, Tensor b,
                                            int n, int c, int hw, int groups, float eps, boolean silu) {
         CpuGroupNorm.forward(out, mean, rstd, x, w, b, n, c, hw, groups, eps, silu);

@@ -36,6 +36,16 @@ final class CpuConv2d {
         if (!(DnnlConv2d.enabled() && DnnlConv2d.backwardWeights(dws, db, gy, xs, g))) backwardWeightIm2col(dws, db, gy, xs, g);
     }
 
+    // dx (or null) and dw with dbias (or null, or dw null for neither): oneDNN reorders dy once for both when it can
+    static void backward(Tensor dx, Tensor dw, Tensor dbias, Tensor dy, Tensor x, Tensor w, ConvGeom g) {
+        if (dw == null && dbias != null)
+            throw new IllegalArgumentException("conv2dBackward: a bias gradient is computed only with the weight gradient");
+        if (dx != null && dw != null && DnnlConv2d.enabled() && DnnlConv2d.backward(CpuMem.seg(dx), CpuMem.seg(dw),
+                CpuMem.seg(dbias), CpuMem.seg(dy), CpuMem.seg(x), CpuMem.seg(w), g)) return;
+        if (dx != null) backwardInput(dx, dy, w, g);
+        if (dw != null) backwardWeight(dw, dbias, dy, x, g);
+    }
+
     static void forwardIm2col(MemorySegment o, MemorySegment x, MemorySegment w, MemorySegment bias, ConvGeom g) {
         int ho = g.ho(), wo = g.wo(), hwo = ho * wo, crs = g.c() * g.r() * g.s(), k = g.k();
         long inPlane = (long) g.c() * g.h() * g.w(), outPlane = (long) k * hwo;

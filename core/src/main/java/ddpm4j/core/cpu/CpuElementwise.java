@@ -108,10 +108,14 @@ final class CpuElementwise {
         if (i < len) { var m = S.indexInRange(i, len); load(a, ab, i, m).neg().intoMemorySegment(o, ob + 4L * i, LE, m); }
     }
 
+    // Rows that call exp (directly or through sigmoid) make one pass with a mask (all lanes but in the last vector),
+    // so exp has a single call site, inside the hot loop. With a separate tail call, C2 sometimes judged that site
+    // cold and left exp (249 bytecodes) out of line there, boxing its argument and result on every row.
     private static void expRow(MemorySegment o, long ob, MemorySegment a, long ab, int len) {
-        int i = 0;
-        for (int bound = S.loopBound(len); i < bound; i += L) CpuMath.exp(load(a, ab, i)).intoMemorySegment(o, ob + 4L * i, LE);
-        if (i < len) { var m = S.indexInRange(i, len); CpuMath.exp(load(a, ab, i, m)).intoMemorySegment(o, ob + 4L * i, LE, m); }
+        for (int i = 0; i < len; i += L) {
+            var m = S.indexInRange(i, len);
+            CpuMath.exp(load(a, ab, i, m)).intoMemorySegment(o, ob + 4L * i, LE, m);
+        }
     }
 
     private static void sqrtRow(MemorySegment o, long ob, MemorySegment a, long ab, int len) {
@@ -137,18 +141,14 @@ final class CpuElementwise {
     }
 
     private static void sigmoidRow(MemorySegment o, long ob, MemorySegment a, long ab, int len) {
-        int i = 0;
-        for (int bound = S.loopBound(len); i < bound; i += L) sigmoid(load(a, ab, i)).intoMemorySegment(o, ob + 4L * i, LE);
-        if (i < len) { var m = S.indexInRange(i, len); sigmoid(load(a, ab, i, m)).intoMemorySegment(o, ob + 4L * i, LE, m); }
+        for (int i = 0; i < len; i += L) {
+            var m = S.indexInRange(i, len);
+            sigmoid(load(a, ab, i, m)).intoMemorySegment(o, ob + 4L * i, LE, m);
+        }
     }
 
     private static void siluRow(MemorySegment o, long ob, MemorySegment a, long ab, int len) {
-        int i = 0;
-        for (int bound = S.loopBound(len); i < bound; i += L) {
-            var x = load(a, ab, i);
-            x.mul(sigmoid(x)).intoMemorySegment(o, ob + 4L * i, LE);
-        }
-        if (i < len) {
+        for (int i = 0; i < len; i += L) {
             var m = S.indexInRange(i, len);
             var x = load(a, ab, i, m);
             x.mul(sigmoid(x)).intoMemorySegment(o, ob + 4L * i, LE, m);

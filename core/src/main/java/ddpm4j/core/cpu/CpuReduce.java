@@ -164,36 +164,20 @@ final class CpuReduce {
 
     /** o = exp(a - shift) over a row; returns the sum of the results. */
     static float expShiftRow(MemorySegment o, MemorySegment a, long base, int cols, float shift) {
-        // Full vectors and the masked tail in separate methods, each with one inlined exp: with both in one method,
-        // C2 left the tail's exp out of line and boxed its argument and result. The lane sums travel in lanes.
-        float[] lanes = CpuMem.lanes();
-        int c = expShiftFull(o, a, base, cols, shift, lanes);
-        if (c < cols) expShiftTail(o, a, base, c, cols, shift, lanes);
-        return CpuMem.sumLanes(lanes);                  // not sumLanes(acc): see CpuMem.sumLanes(float[])
-    }
-
-    // The full vectors; lanes = their lane-wise sums. Returns the first column not done.
-    private static int expShiftFull(MemorySegment o, MemorySegment a, long base, int cols, float shift, float[] lanes) {
+        // One pass with a mask (all lanes but in the last vector), so exp has a single call site in the hot loop: a
+        // separate call for the tail was sometimes compiled cold, with exp out of line and its vectors boxed (about
+        // 190 B per row). Masked-off lanes keep their sums. The lane sums travel in lanes.
         var acc = FloatVector.zero(S);
-        int c = 0;
-        for (int bound = S.loopBound(cols); c < bound; c += L) {
+        for (int c = 0; c < cols; c += L) {
+            var m = S.indexInRange(c, cols);
             long b = (base + c) * 4;
-            var e = CpuMath.exp(FloatVector.fromMemorySegment(S, a, b, LE).sub(shift));
-            e.intoMemorySegment(o, b, LE);
-            acc = acc.add(e);
+            var e = CpuMath.exp(FloatVector.fromMemorySegment(S, a, b, LE, m).sub(shift));
+            e.intoMemorySegment(o, b, LE, m);
+            acc = acc.add(e, m);
         }
+        float[] lanes = CpuMem.lanes();
         acc.intoArray(lanes, 0);
-        return c;
-    }
-
-    // Columns [c, cols), fewer than L: lanes += their values (masked-off lanes add 0).
-    private static void expShiftTail(MemorySegment o, MemorySegment a, long base, int c, int cols, float shift,
-                                     float[] lanes) {
-        var m = S.indexInRange(c, cols);
-        long b = (base + c) * 4;
-        var e = CpuMath.exp(FloatVector.fromMemorySegment(S, a, b, LE, m).sub(shift));
-        e.intoMemorySegment(o, b, LE, m);
-        FloatVector.fromArray(S, lanes, 0).add(FloatVector.zero(S).blend(e, m)).intoArray(lanes, 0);
+        return CpuMem.sumLanes(lanes);                  // not sumLanes(acc): see CpuMem.sumLanes(float[])
     }
 
     static void scaleRow(MemorySegment o, long base, int cols, float s) {

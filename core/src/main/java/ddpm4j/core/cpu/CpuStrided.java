@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Walks up to three same-shaped strided operands row by row (after merging dimensions that are contiguous for all of
-// them), spreading rows over Parallel's pool. Used by CpuElementwise for copy, unary, binary and affine.
+// them; long rows cut into fixed pieces), spreading them over Parallel's pool. Used by CpuElementwise.
 package ddpm4j.core.cpu;
 
 import ddpm4j.core.Tensor;
@@ -13,6 +13,9 @@ final class CpuStrided {
     interface Row {
         void run(long oOff, long so, long aOff, long sa, long bOff, long sb, int len);
     }
+
+    /** Longest row handed to one call of Row: 128 KiB of floats, a multiple of every vector length. */
+    static final int PIECE = CpuMem.GRAIN;
 
     private CpuStrided() {}
 
@@ -38,17 +41,21 @@ final class CpuStrided {
             r++;
         }
         if (r == 0) { dims[0] = 1; r = 1; }
-        // 2. the last merged dim is the row; rows are spread over the pool in chunks of about GRAIN elements
+        // 2. the last merged dim is the row. A row longer than PIECE (a contiguous tensor is one row) is cut into
+        //    pieces of PIECE elements, fixed whatever the thread count, so both cores share it; pieces are spread
+        //    over the pool in chunks of about GRAIN elements. (Elementwise: the cut changes no result bit.)
         int len = dims[r - 1];
         long rows = 1;
         for (int d = 0; d < r - 1; d++) rows *= dims[d];
         long o0 = out.offset(), a0 = a == null ? 0 : a.offset(), b0 = b == null ? 0 : b.offset();
         long so = s[0][r - 1], sa = s[1][r - 1], sb = s[2][r - 1];
         int outerDims = r - 1;
-        int rowsPerChunk = (int) Math.max(1, Math.min(rows, CpuMem.grain(rows * len) / Math.max(1, len)));
-        Parallel.forRange(Math.toIntExact(rows), rowsPerChunk, (w, lo, hi) -> {
-            for (int i = lo; i < hi; i++) {
-                long rem = i, oo = o0, ao = a0, bo = b0;
+        int pieces = (int) ((len + (long) PIECE - 1) / PIECE), pieceLen = pieces == 1 ? len : PIECE;
+        int tasks = Math.toIntExact(rows * pieces);
+        int perChunk = (int) Math.max(1, Math.min(tasks, CpuMem.grain(rows * len) / Math.max(1, pieceLen)));
+        Parallel.forRange(tasks, perChunk, (w, lo, hi) -> {
+            for (int t = lo; t < hi; t++) {
+                long rem = t / pieces, oo = o0, ao = a0, bo = b0;
                 for (int d = outerDims - 1; d >= 0; d--) {
                     long c = rem % dims[d];
                     rem /= dims[d];
@@ -56,7 +63,8 @@ final class CpuStrided {
                     ao += c * s[1][d];
                     bo += c * s[2][d];
                 }
-                row.run(oo, so, ao, sa, bo, sb, len);
+                long start = (long) (t % pieces) * PIECE;
+                row.run(oo + start * so, so, ao + start * sa, sa, bo + start * sb, sb, (int) Math.min(pieceLen, len - start));
             }
         });
     }

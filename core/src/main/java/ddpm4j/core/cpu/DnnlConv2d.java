@@ -2,6 +2,8 @@
 // conv2d forward / backward-data / backward-weights through oneDNN (OneDnn's FFM bindings): one cached primitive per
 // geometry, run in the layout oneDNN picks (blocked, e.g. nChw16c), with reorders from and to our NCHW/OIHW tensors.
 // CpuConv2d calls this first and keeps its im2col + OpenBLAS path for when oneDNN is absent or declines a geometry.
+// The two backward passes share one reorder of dy (backward). Forward is forward_training even under no-grad: on
+// avx512_core forward_inference picks brg_conv_fwd in NHWC, whose reorders from/to NCHW cost more than it saves.
 package ddpm4j.core.cpu;
 
 import ddpm4j.core.Backend.ConvGeom;
@@ -44,7 +46,7 @@ final class DnnlConv2d {
     /** Per-thread stream, argument array and scratch buffers (from auto arenas: freed with the thread). */
     private static final class Ctx {
         final MemorySegment stream, args, out;
-        final MemorySegment[] scratch = new MemorySegment[5];
+        final MemorySegment[] scratch = new MemorySegment[SHARED_SLOT + 1];
 
         Ctx() {
             var b = OneDnn.b();
@@ -69,6 +71,9 @@ final class DnnlConv2d {
     }
 
     private static final ThreadLocal<Ctx> CTX = ThreadLocal.withInitial(Ctx::new);
+
+    /** Scratch slots: 0-3 the operands of one primitive, 4 its scratchpad, 5 dy reordered once for both backwards. */
+    private static final int PAD_SLOT = 4, SHARED_SLOT = 5;
 
     private DnnlConv2d() {}
 
@@ -99,7 +104,7 @@ final class DnnlConv2d {
     static boolean forward(MemorySegment out, MemorySegment x, MemorySegment w, MemorySegment bias, ConvGeom g) {
         Plan p = plan(new Key(Kind.FORWARD, g, bias != null));
         if (p == DECLINED) return false;
-        run(p, bias == null ? new MemorySegment[] {x, w, out} : new MemorySegment[] {x, w, out, bias}, g);
+        run(p, bias == null ? new MemorySegment[] {x, w, out} : new MemorySegment[] {x, w, out, bias}, g, -1, null);
         return true;
     }
 
@@ -107,7 +112,7 @@ final class DnnlConv2d {
     static boolean backwardData(MemorySegment dx, MemorySegment dy, MemorySegment w, ConvGeom g) {
         Plan p = plan(new Key(Kind.BACKWARD_DATA, g, false));
         if (p == DECLINED) return false;
-        run(p, new MemorySegment[] {dy, w, dx}, g);
+        run(p, new MemorySegment[] {dy, w, dx}, g, -1, null);
         return true;
     }
 
@@ -116,12 +121,55 @@ final class DnnlConv2d {
                                    ConvGeom g) {
         Plan p = plan(new Key(Kind.BACKWARD_WEIGHTS, g, dbias != null));
         if (p == DECLINED) return false;
-        run(p, dbias == null ? new MemorySegment[] {x, dy, dw} : new MemorySegment[] {x, dy, dw, dbias}, g);
+        run(p, dbias == null ? new MemorySegment[] {x, dy, dw} : new MemorySegment[] {x, dy, dw, dbias}, g, -1, null);
         return true;
     }
 
-    // 1. wrap our segments; 2. reorder inputs into oneDNN's layout; 3. run; 4. reorder outputs back; 5. free wrappers
-    private static void run(Plan p, MemorySegment[] data, ConvGeom g) {
+    /**
+     * Both backward passes (dx, and dw with dbias or null) from one reorder of dy, when the two primitives want dy in
+     * the same blocked layout (the usual case: that saves one activation-sized reorder per call). False, with nothing
+     * computed, if oneDNN declined either geometry or the layouts differ: the caller then runs the two separately.
+     */
+    static boolean backward(MemorySegment dx, MemorySegment dw, MemorySegment dbias, MemorySegment dy, MemorySegment x,
+                            MemorySegment w, ConvGeom g) {
+        Plan pd = plan(new Key(Kind.BACKWARD_DATA, g, false));
+        Plan pw = plan(new Key(Kind.BACKWARD_WEIGHTS, g, dbias != null));
+        if (pd == DECLINED || pw == DECLINED) return false;
+        Operand dyData = pd.operands()[0], dyWeights = pw.operands()[1];   // see create(): ARG_DIFF_DST positions
+        if (!sharesLayout(dyData, dyWeights)) return false;
+        var b = OneDnn.b();
+        Ctx ctx = CTX.get();
+        MemorySegment user = null, impl = null;
+        try {
+            // 1. dy (plain) -> dy (the primitives' layout), once, into its own scratch slot
+            user = memory(b, ctx, dyData.userMd(), dy, g);
+            impl = memory(b, ctx, dyData.implMd(), ctx.scratch(SHARED_SLOT, dyData.implBytes()), g);
+            reorder(b, ctx, dyData.reorder(), user, impl, g);
+            // 2. both primitives read it (run waits on the stream before returning, so impl outlives their use)
+            run(pd, new MemorySegment[] {dy, w, dx}, g, 0, impl);
+            run(pw, dbias == null ? new MemorySegment[] {x, dy, dw} : new MemorySegment[] {x, dy, dw, dbias}, g, 1, impl);
+        } catch (Throwable t) {
+            throw NativeLibs.rethrow(t);
+        } finally {
+            if (impl != null) destroy(b, impl);
+            if (user != null) destroy(b, user);
+        }
+        return true;
+    }
+
+    /** Whether both operands are reordered into equal descriptors (a plain dy in either has nothing to share). */
+    private static boolean sharesLayout(Operand a, Operand c) {
+        if (a.reorder() == null || c.reorder() == null) return false;
+        try {
+            return (int) OneDnn.b().mdEqual().invokeExact(a.implMd(), c.implMd()) == 1;
+        } catch (Throwable t) {
+            throw NativeLibs.rethrow(t);
+        }
+    }
+
+    // 1. wrap our segments; 2. reorder inputs into oneDNN's layout; 3. run; 4. reorder outputs back; 5. free wrappers.
+    // Operand {@code preset} (if >= 0) is already in the primitive's layout in memory object {@code presetImpl}.
+    private static void run(Plan p, MemorySegment[] data, ConvGeom g, int preset, MemorySegment presetImpl) {
         var b = OneDnn.b();
         Ctx ctx = CTX.get();
         Operand[] ops = p.operands();
@@ -130,14 +178,15 @@ final class DnnlConv2d {
         try {
             for (int i = 0; i < ops.length; i++) {
                 Operand op = ops[i];
+                if (i == preset) continue;
                 user[i] = memory(b, ctx, op.userMd(), data[i], g);
                 impl[i] = op.reorder() == null ? user[i] : memory(b, ctx, op.implMd(), ctx.scratch(i, op.implBytes()), g);
                 if (op.reorder() != null && !op.output()) reorder(b, ctx, op.reorder(), user[i], impl[i], g);
             }
             int n = 0;
-            for (int i = 0; i < ops.length; i++) n = putArg(ctx.args, n, ops[i].arg(), impl[i]);
+            for (int i = 0; i < ops.length; i++) n = putArg(ctx.args, n, ops[i].arg(), i == preset ? presetImpl : impl[i]);
             if (p.scratchpadBytes() > 0) {
-                pad = memory(b, ctx, p.scratchpadMd(), ctx.scratch(4, p.scratchpadBytes()), g);
+                pad = memory(b, ctx, p.scratchpadMd(), ctx.scratch(PAD_SLOT, p.scratchpadBytes()), g);
                 n = putArg(ctx.args, n, OneDnn.ARG_SCRATCHPAD, pad);
             }
             OneDnn.check((int) b.primExecute().invokeExact(p.primitive(), ctx.stream, n, ctx.args),

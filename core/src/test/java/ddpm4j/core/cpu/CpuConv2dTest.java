@@ -5,6 +5,7 @@
 // repeats its results bit for bit.
 package ddpm4j.core.cpu;
 
+import ddpm4j.core.Backend;
 import ddpm4j.core.Backend.ConvGeom;
 import ddpm4j.core.Tensor;
 import java.lang.foreign.MemorySegment;
@@ -15,6 +16,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import static ddpm4j.core.cpu.CpuCheck.be;
 import static ddpm4j.core.testing.Close.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class CpuConv2dTest {
@@ -73,6 +75,51 @@ class CpuConv2dTest {
         Tensor[] dw = CpuCheck.empty(g.k(), g.c(), g.r(), g.s());
         for (int i = 0; i < 2; i++) be(i).conv2dBackwardWeight(dw[i], null, dy[i], x[i], g);
         assertClose("dw", dw[0], dw[1], 1e-4, 1e-5);
+    }
+
+    /**
+     * The combined backward (oneDNN reorders dy once for both primitives) repeats the separate calls bit for bit, and
+     * honours null dx / dw / dbias.
+     */
+    @Test
+    void combinedBackwardEqualsSeparateCalls() {
+        Backend cpu = CpuCheck.CPU;
+        int seed = 120;
+        for (ConvGeom g : GEOMS) {
+            String what = g.toString();
+            Tensor x = CpuCheck.normal(seed++, g.n(), g.c(), g.h(), g.w())[1], w = CpuCheck.normal(seed++, g.k(), g.c(), g.r(), g.s())[1];
+            Tensor dy = CpuCheck.normal(seed++, g.n(), g.k(), g.ho(), g.wo())[1];
+            Tensor dx = cpuEmpty(g.n(), g.c(), g.h(), g.w()), dw = cpuEmpty(g.k(), g.c(), g.r(), g.s()), db = cpuEmpty(g.k());
+            cpu.conv2dBackwardInput(dx, dy, w, g);
+            cpu.conv2dBackwardWeight(dw, db, dy, x, g);
+            Tensor dwNoBias = cpuEmpty(g.k(), g.c(), g.r(), g.s());
+            cpu.conv2dBackwardWeight(dwNoBias, null, dy, x, g);
+
+            Tensor cdx = cpuEmpty(g.n(), g.c(), g.h(), g.w()), cdw = cpuEmpty(g.k(), g.c(), g.r(), g.s()), cdb = cpuEmpty(g.k());
+            cpu.conv2dBackward(cdx, cdw, cdb, dy, x, w, g);
+            assertArrayEquals(dx.toFloatArray(), cdx.toFloatArray(), "dx " + what);
+            assertArrayEquals(dw.toFloatArray(), cdw.toFloatArray(), "dw " + what);
+            assertArrayEquals(db.toFloatArray(), cdb.toFloatArray(), "dbias " + what);
+
+            Tensor dxOnly = cpuEmpty(g.n(), g.c(), g.h(), g.w()), dwOnly = cpuEmpty(g.k(), g.c(), g.r(), g.s());
+            Tensor cdwNoBias = cpuEmpty(g.k(), g.c(), g.r(), g.s()), cdx2 = cpuEmpty(g.n(), g.c(), g.h(), g.w());
+            cpu.conv2dBackward(dxOnly, null, null, dy, x, w, g);
+            cpu.conv2dBackward(null, dwOnly, null, dy, x, w, g);
+            cpu.conv2dBackward(cdx2, cdwNoBias, null, dy, x, w, g);
+            cpu.conv2dBackward(null, null, null, dy, x, w, g);
+            assertArrayEquals(dx.toFloatArray(), dxOnly.toFloatArray(), "dx alone " + what);
+            assertArrayEquals(dx.toFloatArray(), cdx2.toFloatArray(), "dx with dw, no bias " + what);
+            assertArrayEquals(dwNoBias.toFloatArray(), dwOnly.toFloatArray(), "dw alone " + what);
+            assertArrayEquals(dwNoBias.toFloatArray(), cdwNoBias.toFloatArray(), "dw with dx, no bias " + what);
+            assertClose("dw without bias vs with " + what, dw, dwNoBias, 1e-5 * Math.sqrt((double) g.n() * g.ho() * g.wo()) * 4, 1e-5);
+        }
+        ConvGeom g = GEOMS[0];
+        Tensor t = cpuEmpty(g.k());
+        assertThrows(IllegalArgumentException.class, () -> cpu.conv2dBackward(null, null, t, t, t, t, g));
+    }
+
+    private static Tensor cpuEmpty(int... shape) {
+        return CpuCheck.empty(shape)[1];
     }
 
     @Test

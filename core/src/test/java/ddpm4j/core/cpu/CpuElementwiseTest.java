@@ -28,6 +28,41 @@ class CpuElementwiseTest {
         }
     }
 
+    /**
+     * A contiguous tensor longer than CpuStrided.PIECE is cut into pieces run on both cores: every element must come
+     * out with the same bits as when its part of the tensor runs alone on one thread, for every op.
+     */
+    @ParameterizedTest
+    @EnumSource(UnaryOp.class)
+    void longRowsCutIntoPiecesGiveTheSameBits(UnaryOp op) {
+        int n = 3 * CpuStrided.PIECE + 1003, part = 1000;                  // 4 pieces; parts not vector-aligned
+        boolean positive = op == UnaryOp.LOG || op == UnaryOp.SQRT || op == UnaryOp.RSQRT;
+        Tensor x = (positive ? CpuCheck.uniform(6, 0.05, 4, n) : CpuCheck.uniform(6, -6, 6, n))[1];
+        Tensor y = CpuCheck.normal(7, n)[1];
+        Tensor[] whole = {CpuCheck.empty(n)[1], CpuCheck.empty(n)[1], CpuCheck.empty(n)[1]};
+        Tensor[] parts = {CpuCheck.empty(n)[1], CpuCheck.empty(n)[1], CpuCheck.empty(n)[1]};
+        CpuCheck.CPU.unary(op, whole[0], x);
+        CpuCheck.CPU.binary(BinaryOp.values()[op.ordinal() % BinaryOp.values().length], whole[1], x, y);
+        CpuCheck.CPU.affine(whole[2], x, 0.75, -0.5);
+        for (int at = 0; at < n; at += part) {
+            int end = Math.min(n, at + part);
+            CpuCheck.CPU.unary(op, parts[0].slice(0, at, end), x.slice(0, at, end));
+            CpuCheck.CPU.binary(BinaryOp.values()[op.ordinal() % BinaryOp.values().length], parts[1].slice(0, at, end),
+                    x.slice(0, at, end), y.slice(0, at, end));
+            CpuCheck.CPU.affine(parts[2].slice(0, at, end), x.slice(0, at, end), 0.75, -0.5);
+        }
+        for (int k = 0; k < 3; k++) {
+            float[] w = whole[k].toFloatArray(), p = parts[k].toFloatArray();
+            for (int i = 0; i < n; i++)
+                if (Float.floatToRawIntBits(w[i]) != Float.floatToRawIntBits(p[i]))
+                    org.junit.jupiter.api.Assertions.fail(op + " kernel " + k + " at " + i + ": whole " + w[i] + ", in parts " + p[i]);
+        }
+        Tensor[] ref = CpuCheck.empty(n);
+        Tensor xr = (positive ? CpuCheck.uniform(6, 0.05, 4, n) : CpuCheck.uniform(6, -6, 6, n))[0];
+        CpuCheck.REF.unary(op, ref[0], xr);
+        assertClose(op + " long row vs reference", ref[0], whole[0], 1e-6, 2e-6);
+    }
+
     @ParameterizedTest
     @EnumSource(BinaryOp.class)
     void binaryWithBroadcastMatchesReference(BinaryOp op) {

@@ -144,6 +144,16 @@ class CudaBackendTest {
                 return new Tensor[] {y, dx, dw, db};
             });
         }
+        // the combined backward (Backend.conv2dBackward's default here) as autograd calls it, and with dx alone
+        ConvGeom g = geoms[1];
+        same("conv through autograd " + g, 1e-5, 1e-5, be -> {
+            Tensor x = Rand.normal(be, 12, g.n(), g.c(), g.h(), g.w()).requiresGrad(true);
+            Tensor w = Rand.normal(be, 13, g.k(), g.c(), g.r(), g.s()).requiresGrad(true), bias = Rand.normal(be, 14, g.k()).requiresGrad(true);
+            Tensor dy = Rand.normal(be, 15, g.n(), g.k(), g.ho(), g.wo()), dxOnly = empty(be, g.n(), g.c(), g.h(), g.w());
+            x.conv2d(w, bias, g.stride(), 1).backward(dy);
+            be.conv2dBackward(dxOnly, null, null, dy, x, w, g);
+            return new Tensor[] {x.grad(), w.grad(), bias.grad(), dxOnly};
+        });
     }
 
     @Test
