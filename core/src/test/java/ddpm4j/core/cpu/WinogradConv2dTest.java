@@ -36,7 +36,8 @@ class WinogradConv2dTest {
             {3, 1, 5, 33, 3, 2, 0, 1, 2},       // asymmetric padding
             {1, 3, 9, 7, 3, 3, 1, 0, 3},        // padding beyond the kernel: backward crops dy (2 - pad < 0)
             {1, 64, 5, 1, 64, 1, 1, 1, 1},
-            {3, 17, 16, 16, 17, 1, 1, 1, 1},
+            {3, 17, 16, 16, 17, 1, 1, 1, 1},   // tile rows of 4 tiles: the row-load / vector-store paths
+            {2, 5, 13, 31, 6, 1, 1, 1, 1},     // those paths with clipped last tiles
     };
 
     static ConvGeom geom(int[] t) {
@@ -133,9 +134,13 @@ class WinogradConv2dTest {
         assertArrayEquals(dx[1].toFloatArray(), dx[0].toFloatArray(), "backward data");
     }
 
-    /** Hash of forward and backward-data outputs of a U-Net-like geometry (several blocks of tiles). */
+    /** Hashes of forward and backward-data outputs (several blocks of tiles; gather and row-load paths). */
     static String fingerprint() {
-        ConvGeom g = new ConvGeom(3, 17, 20, 20, 19, 3, 3, 1, 1, 1, 1, 1);
+        return fingerprint(new ConvGeom(3, 17, 20, 20, 19, 3, 3, 1, 1, 1, 1, 1)) + " "
+                + fingerprint(new ConvGeom(3, 17, 13, 32, 19, 3, 3, 1, 1, 1, 1, 1));
+    }
+
+    static String fingerprint(ConvGeom g) {
         Tensor x = CpuCheck.normal(11, g.n(), g.c(), g.h(), g.w())[1], w = CpuCheck.normal(12, g.k(), g.c(), 3, 3)[1];
         Tensor bias = CpuCheck.normal(13, g.k())[1], dy = CpuCheck.normal(14, g.n(), g.k(), g.ho(), g.wo())[1];
         Tensor out = CpuCheck.empty(g.n(), g.k(), g.ho(), g.wo())[1], dx = CpuCheck.empty(g.n(), g.c(), g.h(), g.w())[1];
