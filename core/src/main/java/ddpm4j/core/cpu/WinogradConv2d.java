@@ -134,10 +134,8 @@ final class WinogradConv2d {
         float[] u = ctx.u = grow(ctx.u, 36L * plane);
         double[] wd = ctx.w = ctx.w.length >= 9L * plane ? ctx.w : new double[9 * plane];
         float[] pad = ctx.pad = grow(ctx.pad, (long) q.n() * q.ci() * q.hp() * q.wp() + 2 * L);   // + the row loads' overrun
-        for (int f = 0; f < kc; f++)
-            for (int e = 0; e < 9; e++) wd[e * plane + f] = w.getAtIndex(JAVA_FLOAT, 9L * f + e);
         Parallel.forRange(chunks, Math.max(1, chunks / Parallel.threads()),
-                (wk, lo, hi) -> weights(u, wd, plane, rotate, kc, CTX.get().wtmp, lo, hi));
+                (wk, lo, hi) -> weights(u, wd, w, plane, rotate, kc, CTX.get().wtmp, lo, hi));
         int planes = q.n() * q.ci();
         Parallel.forRange(planes, Math.max(1, planes / (4 * Parallel.threads())), (wk, lo, hi) -> padInput(pad, in, q, lo, hi));
         int tiles = q.tiles(), blocks = (tiles + BLOCK - 1) / BLOCK;
@@ -151,7 +149,10 @@ final class WinogradConv2d {
     // weights' own (K, C) order, DL at a time from wd[e * plane + f] = w[f][e] (tap-major: contiguous loads). The
     // backward GEMM reads U[xi] transposed, (c, k) at f. In double, so U is rounded once: A^T's cancellations
     // (coefficients up to 8) amplify its error, and a float transform measured 1.5x the output error.
-    private static void weights(float[] u, double[] wd, int plane, boolean rotate, int kc, double[] tmp, int lo, int hi) {
+    private static void weights(float[] u, double[] wd, MemorySegment w, int plane, boolean rotate, int kc, double[] tmp,
+                                int lo, int hi) {
+        for (int f = lo * DL, end = Math.min(kc, hi * DL); f < end; f++)
+            for (int e = 0; e < 9; e++) wd[e * plane + f] = w.getAtIndex(JAVA_FLOAT, 9L * f + e);
         for (int f = lo * DL, end = Math.min(kc, hi * DL); f < end; f += DL) {
             for (int s = 0; s < 3; s++) {             // t = G g (6 x 3), into tmp; column s of g holds taps s, 3 + s, 6 + s
                 int o = (rotate ? 8 - s : s) * plane + f, d = (rotate ? -3 : 3) * plane;
