@@ -49,7 +49,7 @@ final class WinogradConv2d {
             {0, 1, 1, 4, 4, 0},
             {0, 1, -1, 8, -8, 1}};
 
-    private static final boolean ENABLED = Boolean.parseBoolean(System.getProperty("ddpm4j.winograd", "false"));
+    private static volatile boolean enabled = Boolean.parseBoolean(System.getProperty("ddpm4j.winograd", "false"));
     /** Tiles per block (a multiple of the vector length): V and M of a block stay in L2 at the U-Net's widths. */
     private static final int BLOCK = Math.max(L, Integer.getInteger("ddpm4j.winograd.block", 64) / L * L);
 
@@ -57,7 +57,12 @@ final class WinogradConv2d {
 
     /** Whether CpuConv2d uses Winograd for eligible geometries ({@code -Dddpm4j.winograd}, default false). */
     static boolean enabled() {
-        return ENABLED;
+        return enabled;
+    }
+
+    /** Routes CpuConv2d's eligible convolutions here or not, overriding the property (tests and A/B timing). */
+    static void setEnabled(boolean on) {
+        enabled = on;
     }
 
     /** 3x3 kernel, stride 1, a non-empty output and int-indexable buffers: forward and backward-data both apply. */
@@ -67,6 +72,19 @@ final class WinogradConv2d {
         long padIn = (long) g.n() * Math.max(g.c(), g.k()) * (4 * th + 2) * (4 * tw + 2);
         long planes = (long) g.n() * Math.max(g.c(), g.k()) * Math.max((long) g.h() * g.w(), (long) g.ho() * g.wo());
         return padIn < big && planes < big && 36L * g.c() * g.k() < big && 36L * Math.max(g.c(), g.k()) * BLOCK < big;
+    }
+
+    /**
+     * Eligible, and of a kind where Winograd measured faster than oneDNN here (2 threads, N 16): at least 16 channels
+     * in and out (conv_in's 1 channel: 3x slower), at least 4 blocks of tiles (fewer leave a worker idle: 7x7 and 8x8
+     * at N 16 ran 2.6x slower), and at most 15% of the computed outputs cut off by the 4x4 tiling (14x14 computes
+     * 16x16 and ran 1.2x slower). {@code backward}: the output is dx (H x W).
+     */
+    static boolean preferred(ConvGeom g, boolean backward) {
+        if (!eligible(g) || Math.min(g.c(), g.k()) < 16) return false;
+        int ho = backward ? g.h() : g.ho(), wo = backward ? g.w() : g.wo();
+        long th = (ho + 3) / 4, tw = (wo + 3) / 4;
+        return g.n() * th * tw >= 4L * BLOCK && 16.0 * th * tw <= 1.15 * ho * wo;
     }
 
     // out: (N, K, Ho, Wo)  x: (N, C, H, W)  w: (K, C, 3, 3)  bias: (K) or null

@@ -73,6 +73,10 @@ class WinogradConv2dTest {
         assertFalse(WinogradConv2d.eligible(new ConvGeom(1, 3, 8, 8, 3, 3, 3, 2, 1, 1, 1, 1)), "stride 2");
         assertFalse(WinogradConv2d.eligible(new ConvGeom(1, 3, 8, 8, 3, 1, 1, 1, 0, 0, 0, 0)), "1x1");
         assertFalse(WinogradConv2d.eligible(new ConvGeom(1, 3, 1, 5, 3, 3, 3, 1, 0, 0, 0, 0)), "empty output");
+        assertTrue(WinogradConv2d.preferred(new ConvGeom(16, 64, 28, 28, 64, 3, 3, 1, 1, 1, 1, 1), false), "28x28");
+        assertFalse(WinogradConv2d.preferred(new ConvGeom(16, 128, 14, 14, 128, 3, 3, 1, 1, 1, 1, 1), true), "14x14: 16x16 computed");
+        assertFalse(WinogradConv2d.preferred(new ConvGeom(16, 128, 8, 8, 128, 3, 3, 1, 1, 1, 1, 1), false), "one block");
+        assertFalse(WinogradConv2d.preferred(new ConvGeom(16, 1, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1), false), "one channel");
     }
 
     /**
@@ -113,25 +117,34 @@ class WinogradConv2dTest {
     /** The backend runs 3x3 stride-1 convolutions here when enabled, else through oneDNN: the same bits either way. */
     @Test
     void backendDispatch() {
-        ConvGeom g = geom(CASES[3]);
+        ConvGeom g = new ConvGeom(4, 17, 32, 30, 16, 3, 3, 1, 1, 1, 1, 1);
+        assertTrue(WinogradConv2d.preferred(g, false) && WinogradConv2d.preferred(g, true), g::toString);
         Tensor x = CpuCheck.normal(1, g.n(), g.c(), g.h(), g.w())[1], w = CpuCheck.normal(2, g.k(), g.c(), 3, 3)[1];
         Tensor bias = CpuCheck.normal(3, g.k())[1], dy = CpuCheck.normal(4, g.n(), g.k(), g.ho(), g.wo())[1];
-        Tensor[] out = {CpuCheck.empty(g.n(), g.k(), g.ho(), g.wo())[1], CpuCheck.empty(g.n(), g.k(), g.ho(), g.wo())[1]};
-        Tensor[] dx = {CpuCheck.empty(g.n(), g.c(), g.h(), g.w())[1], CpuCheck.empty(g.n(), g.c(), g.h(), g.w())[1]};
-        CpuCheck.CPU.conv2dForward(out[0], x, w, bias, g);
-        CpuCheck.CPU.conv2dBackwardInput(dx[0], dy, w, g);
-        if (WinogradConv2d.enabled()) {
-            WinogradConv2d.forward(CpuMem.seg(out[1]), CpuMem.seg(x), CpuMem.seg(w), CpuMem.seg(bias), g);
-            WinogradConv2d.backwardData(CpuMem.seg(dx[1]), CpuMem.seg(dy), CpuMem.seg(w), g);
-        } else if (DnnlConv2d.enabled()) {
-            assertTrue(DnnlConv2d.forward(CpuMem.seg(out[1]), CpuMem.seg(x), CpuMem.seg(w), CpuMem.seg(bias), g));
-            assertTrue(DnnlConv2d.backwardData(CpuMem.seg(dx[1]), CpuMem.seg(dy), CpuMem.seg(w), g));
-        } else {
-            CpuConv2d.forwardIm2col(CpuMem.seg(out[1]), CpuMem.seg(x), CpuMem.seg(w), CpuMem.seg(bias), g);
-            CpuConv2d.backwardInputIm2col(CpuMem.seg(dx[1]), CpuMem.seg(dy), CpuMem.seg(w), g);
+        boolean was = WinogradConv2d.enabled();
+        try {
+            for (boolean on : new boolean[] {true, false}) {
+                WinogradConv2d.setEnabled(on);
+                Tensor[] out = {CpuCheck.empty(g.n(), g.k(), g.ho(), g.wo())[1], CpuCheck.empty(g.n(), g.k(), g.ho(), g.wo())[1]};
+                Tensor[] dx = {CpuCheck.empty(g.n(), g.c(), g.h(), g.w())[1], CpuCheck.empty(g.n(), g.c(), g.h(), g.w())[1]};
+                CpuCheck.CPU.conv2dForward(out[0], x, w, bias, g);
+                CpuCheck.CPU.conv2dBackwardInput(dx[0], dy, w, g);
+                if (on) {
+                    WinogradConv2d.forward(CpuMem.seg(out[1]), CpuMem.seg(x), CpuMem.seg(w), CpuMem.seg(bias), g);
+                    WinogradConv2d.backwardData(CpuMem.seg(dx[1]), CpuMem.seg(dy), CpuMem.seg(w), g);
+                } else if (DnnlConv2d.enabled()) {
+                    assertTrue(DnnlConv2d.forward(CpuMem.seg(out[1]), CpuMem.seg(x), CpuMem.seg(w), CpuMem.seg(bias), g));
+                    assertTrue(DnnlConv2d.backwardData(CpuMem.seg(dx[1]), CpuMem.seg(dy), CpuMem.seg(w), g));
+                } else {
+                    CpuConv2d.forwardIm2col(CpuMem.seg(out[1]), CpuMem.seg(x), CpuMem.seg(w), CpuMem.seg(bias), g);
+                    CpuConv2d.backwardInputIm2col(CpuMem.seg(dx[1]), CpuMem.seg(dy), CpuMem.seg(w), g);
+                }
+                assertArrayEquals(out[1].toFloatArray(), out[0].toFloatArray(), "forward, winograd " + on);
+                assertArrayEquals(dx[1].toFloatArray(), dx[0].toFloatArray(), "backward data, winograd " + on);
+            }
+        } finally {
+            WinogradConv2d.setEnabled(was);
         }
-        assertArrayEquals(out[1].toFloatArray(), out[0].toFloatArray(), "forward");
-        assertArrayEquals(dx[1].toFloatArray(), dx[0].toFloatArray(), "backward data");
     }
 
     /** Hashes of forward and backward-data outputs (several blocks of tiles; gather and row-load paths). */
