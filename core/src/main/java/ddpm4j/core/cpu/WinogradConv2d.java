@@ -49,13 +49,13 @@ final class WinogradConv2d {
             {0, 1, 1, 4, 4, 0},
             {0, 1, -1, 8, -8, 1}};
 
-    private static volatile boolean enabled = Boolean.parseBoolean(System.getProperty("ddpm4j.winograd", "false"));
+    private static volatile boolean enabled = Boolean.parseBoolean(System.getProperty("ddpm4j.winograd", "true"));
     /** Tiles per block (a multiple of the vector length): V and M of a block stay in L2 at the U-Net's widths. */
     private static final int BLOCK = Math.max(L, Integer.getInteger("ddpm4j.winograd.block", 64) / L * L);
 
     private WinogradConv2d() {}
 
-    /** Whether CpuConv2d uses Winograd for eligible geometries ({@code -Dddpm4j.winograd}, default false). */
+    /** Whether CpuConv2d uses Winograd for {@link #preferred} geometries ({@code -Dddpm4j.winograd}, default true). */
     static boolean enabled() {
         return enabled;
     }
