@@ -68,7 +68,8 @@ final class WinogradConv2d {
     /** 3x3 kernel, stride 1, a non-empty output and int-indexable buffers: forward and backward-data both apply. */
     static boolean eligible(ConvGeom g) {
         if (g.r() != 3 || g.s() != 3 || g.stride() != 1 || g.ho() <= 0 || g.wo() <= 0) return false;
-        long th = (g.ho() + 3) / 4, tw = (g.wo() + 3) / 4, big = Integer.MAX_VALUE / 2;
+        // tiles of the larger of forward's output and backward-data's (dx), so both directions' buffers fit an int
+        long th = (Math.max(g.ho(), g.h()) + 3) / 4, tw = (Math.max(g.wo(), g.w()) + 3) / 4, big = Integer.MAX_VALUE / 2;
         long padIn = (long) g.n() * Math.max(g.c(), g.k()) * (4 * th + 2) * (4 * tw + 2);
         long planes = (long) g.n() * Math.max(g.c(), g.k()) * Math.max((long) g.h() * g.w(), (long) g.ho() * g.wo());
         return padIn < big && planes < big && 36L * g.c() * g.k() < big && 36L * Math.max(g.c(), g.k()) * BLOCK < big;
@@ -95,14 +96,18 @@ final class WinogradConv2d {
 
     // dx: (N, C, H, W) from dy: (N, K, Ho, Wo). dx[c, y, x] = sum_{k,r,s} dy[k, y + pt - r, x + pl - s] w[k, c, r, s]
     // = sum_{k,r',s'} dy[k, y - (2 - pt) + r', x - (2 - pl) + s'] w[k, c, 2 - r', 2 - s']: a stride-1 correlation of
-    // dy with the weights rotated 180 degrees and K, C swapped, padded by (2 - pt, 2 - pl) (negative: cropped), cut to H x W.
+    // dy with the weights rotated 180 degrees and K, C swapped, padded by (2 - pt, 2 - pl) (negative: cropped), cut to
+    // H x W.
     static void backwardData(MemorySegment dx, MemorySegment dy, MemorySegment w, ConvGeom g) {
         check(g);
-        run(dx, dy, w, true, null, new Geo(g.n(), g.k(), g.ho(), g.wo(), g.c(), g.h(), g.w(), 2 - g.padTop(), 2 - g.padLeft()));
+        run(dx, dy, w, true, null,
+                new Geo(g.n(), g.k(), g.ho(), g.wo(), g.c(), g.h(), g.w(), 2 - g.padTop(), 2 - g.padLeft()));
     }
 
     private static void check(ConvGeom g) {
-        if (!eligible(g)) throw new IllegalArgumentException("winograd conv2d: needs a 3x3 stride-1 geometry of int size, got " + g);
+        if (!eligible(g)) {
+            throw new IllegalArgumentException("winograd conv2d: needs a 3x3 stride-1 geometry of int size, got " + g);
+        }
     }
 
     /**
@@ -155,11 +160,14 @@ final class WinogradConv2d {
         Parallel.forRange(chunks, Math.max(1, chunks / Parallel.threads()),
                 (wk, lo, hi) -> weights(u, wd, w, plane, rotate, kc, CTX.get().wtmp, lo, hi));
         int planes = q.n() * q.ci();
-        Parallel.forRange(planes, Math.max(1, planes / (4 * Parallel.threads())), (wk, lo, hi) -> padInput(pad, in, q, lo, hi));
+        Parallel.forRange(planes, Math.max(1, planes / (4 * Parallel.threads())),
+                (wk, lo, hi) -> padInput(pad, in, q, lo, hi));
         int tiles = q.tiles(), blocks = (tiles + BLOCK - 1) / BLOCK;
         Parallel.forRange(blocks, 1, (wk, lo, hi) -> {
             Ctx c = CTX.get();
-            for (int b = lo; b < hi; b++) block(c, out, u, plane, rotate, pad, bias, q, b * BLOCK, Math.min(BLOCK, tiles - b * BLOCK));
+            for (int b = lo; b < hi; b++) {
+                block(c, out, u, plane, rotate, pad, bias, q, b * BLOCK, Math.min(BLOCK, tiles - b * BLOCK));
+            }
         });
     }
 
@@ -182,7 +190,8 @@ final class WinogradConv2d {
 
     private static final VectorSpecies<Double> DS = DoubleVector.SPECIES_PREFERRED;
     private static final int DL = DS.length();
-    private static final VectorSpecies<Float> FH = VectorSpecies.of(float.class, VectorShape.forBitSize(DS.vectorBitSize() / 2));
+    private static final VectorSpecies<Float> FH =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(DS.vectorBitSize() / 2));
 
     // The rows of G multiplied out: (G g)_a for a = 0..5. The helpers below take arrays, not vectors, so a vector never
     // crosses a call that C2 declines to inline (NodeCountInliningCutoff), which would box it.
@@ -227,14 +236,16 @@ final class WinogradConv2d {
                 int iy = y - q.pt(), row = base + y * wp;
                 if (iy < 0 || iy >= hi0 || x1 <= x0) { java.util.Arrays.fill(pad, row, row + wp, 0f); continue; }
                 java.util.Arrays.fill(pad, row, row + x0, 0f);
-                MemorySegment.copy(in, JAVA_FLOAT, 4L * ((long) plane * hi0 * wi + (long) iy * wi + x0 - q.pl()), pad, row + x0, x1 - x0);
+                long src = 4L * ((long) plane * hi0 * wi + (long) iy * wi + x0 - q.pl());
+                MemorySegment.copy(in, JAVA_FLOAT, src, pad, row + x0, x1 - x0);
                 java.util.Arrays.fill(pad, row + x1, row + wp, 0f);
             }
         }
     }
 
     // Tiles [p0, p0 + cnt) padded to cols lanes (the tail repeats the last tile; its results are not written).
-    private static void block(Ctx c, MemorySegment out, float[] u, int uPlane, boolean ut, float[] pad, MemorySegment bias, Geo q, int p0, int cnt) {
+    private static void block(Ctx c, MemorySegment out, float[] u, int uPlane, boolean ut, float[] pad, MemorySegment bias,
+                              Geo q, int p0, int cnt) {
         int cols = (cnt + L - 1) / L * L, ci = q.ci(), co = q.co(), th = q.th(), tw = q.tw();
         int vPlane = ci * cols + SKEW, mPlane = co * cols + SKEW;
         float[] v = c.v = grow(c.v, 36L * vPlane), m = c.m = grow(c.m, 36L * mPlane);
@@ -251,7 +262,8 @@ final class WinogradConv2d {
         boolean[] whole = c.whole = c.whole.length >= cols ? c.whole : new boolean[cols];
         for (int r = 0; r < cols; r += Math.max(1, RUN)) whole[r] = runs && r + RUN <= cnt && (lim[r + RUN - 1] & 7) == 4;
         for (int ch = 0; ch < ci; ch++) {
-            for (int l = 0; l < cols; l += L) inputTile(pad, ch * q.hp() * q.wp(), q.wp(), idx, runs, l, c.tmp, v, ch * cols + l, vPlane);
+            int plane = ch * q.hp() * q.wp();
+            for (int l = 0; l < cols; l += L) inputTile(pad, plane, q.wp(), idx, runs, l, c.tmp, v, ch * cols + l, vPlane);
         }
         for (int xi = 0; xi < 36; xi++) gemm(ut, co, cols, ci, u, xi * uPlane, v, xi * vPlane, m, xi * mPlane);
         for (int k = 0; k < co; k++) {
@@ -336,8 +348,10 @@ final class WinogradConv2d {
     private static final int RUN = L % 4 == 0 ? L / 4 : 0;
     // Index vectors for selectFrom(a, b) over the 2L lanes of a then b: EVEN/ODD pick lanes 0, 2, 4.. / 1, 3, 5..
     // (unzip); ZIP_LO/ZIP_HI interleave the low / high halves of a and b (zip).
-    private static final FloatVector EVEN = lanes(i -> i < L / 2 ? 2 * i : L + 2 * (i - L / 2)), ODD = lanes(i -> EVEN.lane(i) + 1);
-    private static final FloatVector ZIP_LO = lanes(i -> (i % 2) * L + i / 2), ZIP_HI = lanes(i -> (i % 2) * L + i / 2 + L / 2);
+    private static final FloatVector EVEN = lanes(i -> i < L / 2 ? 2 * i : L + 2 * (i - L / 2));
+    private static final FloatVector ODD = lanes(i -> EVEN.lane(i) + 1);
+    private static final FloatVector ZIP_LO = lanes(i -> (i % 2) * L + i / 2);
+    private static final FloatVector ZIP_HI = lanes(i -> (i % 2) * L + i / 2 + L / 2);
 
     private static FloatVector lanes(java.util.function.IntToDoubleFunction f) {
         float[] a = new float[L];
@@ -355,19 +369,20 @@ final class WinogradConv2d {
             FloatVector lo = ZIP_LO.selectFrom(y0, y2), hi = ZIP_HI.selectFrom(y0, y2);
             FloatVector lo1 = ZIP_LO.selectFrom(y1, y3), hi1 = ZIP_HI.selectFrom(y1, y3);
             int s0 = l, s1 = l + RUN, s2 = l + 2 * RUN, s3 = l + 3 * RUN;
-            if (whole[s0] && a < lim[s0] >> 3) ZIP_LO.selectFrom(lo, lo1).intoMemorySegment(out, 4 * (kb + obase[s0] + (long) a * wo), LE);
+            if (whole[s0] && a < lim[s0] >> 3) ZIP_LO.selectFrom(lo, lo1).intoMemorySegment(out, 4 * (kb + obase[s0] + a * (long) wo), LE);
             else storeRow(out, y, a, kb, wo, obase, lim, l, s0, Math.min(cnt, s0 + RUN));
-            if (whole[s1] && a < lim[s1] >> 3) ZIP_HI.selectFrom(lo, lo1).intoMemorySegment(out, 4 * (kb + obase[s1] + (long) a * wo), LE);
+            if (whole[s1] && a < lim[s1] >> 3) ZIP_HI.selectFrom(lo, lo1).intoMemorySegment(out, 4 * (kb + obase[s1] + a * (long) wo), LE);
             else storeRow(out, y, a, kb, wo, obase, lim, l, s1, Math.min(cnt, s1 + RUN));
-            if (whole[s2] && a < lim[s2] >> 3) ZIP_LO.selectFrom(hi, hi1).intoMemorySegment(out, 4 * (kb + obase[s2] + (long) a * wo), LE);
+            if (whole[s2] && a < lim[s2] >> 3) ZIP_LO.selectFrom(hi, hi1).intoMemorySegment(out, 4 * (kb + obase[s2] + a * (long) wo), LE);
             else storeRow(out, y, a, kb, wo, obase, lim, l, s2, Math.min(cnt, s2 + RUN));
-            if (whole[s3] && a < lim[s3] >> 3) ZIP_HI.selectFrom(hi, hi1).intoMemorySegment(out, 4 * (kb + obase[s3] + (long) a * wo), LE);
+            if (whole[s3] && a < lim[s3] >> 3) ZIP_HI.selectFrom(hi, hi1).intoMemorySegment(out, 4 * (kb + obase[s3] + a * (long) wo), LE);
             else storeRow(out, y, a, kb, wo, obase, lim, l, s3, Math.min(cnt, s3 + RUN));
         }
     }
 
     // Row a of tiles [t0, t1) (lanes t - l of y), clipped to the output
-    private static void storeRow(MemorySegment out, float[] y, int a, long kb, int wo, int[] obase, int[] lim, int l, int t0, int t1) {
+    private static void storeRow(MemorySegment out, float[] y, int a, long kb, int wo, int[] obase, int[] lim, int l, int t0,
+                                 int t1) {
         for (int t = t0; t < t1; t++) {
             if (a >= lim[t] >> 3) continue;
             long o = kb + obase[t] + (long) a * wo;
@@ -375,7 +390,8 @@ final class WinogradConv2d {
         }
     }
 
-    private static void storeTiles(MemorySegment out, float[] y, long kb, int wo, int[] obase, int[] lim, int l, int t0, int t1) {
+    private static void storeTiles(MemorySegment out, float[] y, long kb, int wo, int[] obase, int[] lim, int l, int t0,
+                                   int t1) {
         for (int a = 0; a < 4; a++) storeRow(out, y, a, kb, wo, obase, lim, l, t0, t1);
     }
 
