@@ -33,6 +33,7 @@ public final class CpuBackend implements Backend {
                 : "Java GEMM (OpenBLAS not available: " + OpenBlas.error() + ")";
         String conv = DnnlConv2d.enabled() ? "oneDNN " + OneDnn.version()
                 : "im2col + GEMM" + (OneDnn.error() == null ? "" : " (oneDNN not available: " + OneDnn.error() + ")");
+        if (WinogradConv2d.enabled()) conv = "Winograd F(4x4,3x3) for large 3x3 stride-1 layers, else " + conv;
         return "cpu (" + Parallel.threads() + " threads, " + CpuMem.L + " float lanes, GEMM: " + gemm + ", conv: " + conv + ")";
     }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // conv2d on the CPU: oneDNN (DnnlConv2d) when it loaded; else, or for a geometry it declines, im2col from a
 // zero-padded copy of each sample, then OpenBLAS GEMM, one sample per worker. Backward-input is GEMM + col2im;
-// backward-weight accumulates dW^T per worker. -Dddpm4j.onednn=false selects the im2col path.
+// backward-weight accumulates dW^T per worker. -Dddpm4j.onednn=false selects the im2col path. 3x3 stride-1 forward
+// and backward-input of the sizes where it wins (WinogradConv2d.preferred) go to WinogradConv2d when it is enabled.
 // Definition: RefLayers.conv2dForward / conv2dBackwardInput / conv2dBackwardWeight. Test: CpuConv2dTest.
 package ddpm4j.core.cpu;
 
@@ -21,13 +22,15 @@ final class CpuConv2d {
     // x: (N, C, H, W)  w: (K, C, R, S)  bias: (K) or null  out: (N, K, Ho, Wo)
     static void forward(Tensor out, Tensor x, Tensor w, Tensor bias, ConvGeom g) {
         MemorySegment o = CpuMem.seg(out), xs = CpuMem.seg(x), ws = CpuMem.seg(w), b = CpuMem.seg(bias);
-        if (!(DnnlConv2d.enabled() && DnnlConv2d.forward(o, xs, ws, b, g))) forwardIm2col(o, xs, ws, b, g);
+        if (WinogradConv2d.enabled() && WinogradConv2d.preferred(g, false)) WinogradConv2d.forward(o, xs, ws, b, g);
+        else if (!(DnnlConv2d.enabled() && DnnlConv2d.forward(o, xs, ws, b, g))) forwardIm2col(o, xs, ws, b, g);
     }
 
     // dx: (N, C, H, W) from dy: (N, K, Ho, Wo) and w: (K, C, R, S)
     static void backwardInput(Tensor dx, Tensor dy, Tensor w, ConvGeom g) {
         MemorySegment d = CpuMem.seg(dx), gy = CpuMem.seg(dy), ws = CpuMem.seg(w);
-        if (!(DnnlConv2d.enabled() && DnnlConv2d.backwardData(d, gy, ws, g))) backwardInputIm2col(d, gy, ws, g);
+        if (WinogradConv2d.enabled() && WinogradConv2d.preferred(g, true)) WinogradConv2d.backwardData(d, gy, ws, g);
+        else if (!(DnnlConv2d.enabled() && DnnlConv2d.backwardData(d, gy, ws, g))) backwardInputIm2col(d, gy, ws, g);
     }
 
     // dw: (K, C, R, S) and dbias: (K) or null, overwritten

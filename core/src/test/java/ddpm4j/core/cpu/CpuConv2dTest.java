@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // CPU conv2d forward, backward-input and backward-weight (+ bias) against the reference backend's direct loops,
 // on awkward geometries: 3x3 pad 1, TF-style stride 2 with right/bottom padding, 1x1, no padding, odd sizes; both
-// paths (oneDNN, which the backend uses when it loads, and the im2col + GEMM fallback); oneDNN loads here and
-// repeats its results bit for bit.
+// paths (oneDNN, which the backend uses when it loads, and the im2col + GEMM fallback) whatever -Dddpm4j.winograd
+// routes through the backend (WinogradConv2dTest covers that path); oneDNN loads here and repeats its results bit for bit.
 package ddpm4j.core.cpu;
 
 import ddpm4j.core.Backend;
@@ -30,7 +30,7 @@ class CpuConv2dTest {
             new ConvGeom(4, 17, 10, 10, 33, 3, 3, 1, 1, 1, 1, 1),
     };
 
-    /** The backend's path (oneDNN here) or the im2col + GEMM fallback, on the cpu side of the comparison. */
+    /** oneDNN (when it loads; else the backend's path) or the im2col + GEMM fallback, on the cpu side. */
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void forwardBackwardMatchReference(boolean im2col) {
@@ -50,6 +50,13 @@ class CpuConv2dTest {
                     CpuConv2d.forwardIm2col(seg(outNoBias[1]), seg(x[1]), seg(w[1]), null, g);
                     CpuConv2d.backwardInputIm2col(seg(dx[1]), seg(dy[1]), seg(w[1]), g);
                     CpuConv2d.backwardWeightIm2col(seg(dw[1]), seg(db[1]), seg(dy[1]), seg(x[1]), g);
+                    continue;
+                }
+                if (i == 1 && DnnlConv2d.enabled()) {
+                    assertTrue(DnnlConv2d.forward(seg(out[1]), seg(x[1]), seg(w[1]), seg(bias[1]), g), what);
+                    assertTrue(DnnlConv2d.forward(seg(outNoBias[1]), seg(x[1]), seg(w[1]), null, g), what);
+                    assertTrue(DnnlConv2d.backwardData(seg(dx[1]), seg(dy[1]), seg(w[1]), g), what);
+                    assertTrue(DnnlConv2d.backwardWeights(seg(dw[1]), seg(db[1]), seg(dy[1]), seg(x[1]), g), what);
                     continue;
                 }
                 be(i).conv2dForward(out[i], x[i], w[i], bias[i], g);
@@ -141,9 +148,9 @@ class CpuConv2dTest {
         for (int rep = 0; rep < 3; rep++) {
             Tensor[] out = CpuCheck.empty(g.n(), g.k(), g.ho(), g.wo()), dx = CpuCheck.empty(g.n(), g.c(), g.h(), g.w());
             Tensor[] dw = CpuCheck.empty(g.k(), g.c(), g.r(), g.s()), db = CpuCheck.empty(g.k());
-            be(1).conv2dForward(out[1], x[1], w[1], null, g);
-            be(1).conv2dBackwardInput(dx[1], dy[1], w[1], g);
-            be(1).conv2dBackwardWeight(dw[1], db[1], dy[1], x[1], g);
+            DnnlConv2d.forward(seg(out[1]), seg(x[1]), seg(w[1]), null, g);
+            DnnlConv2d.backwardData(seg(dx[1]), seg(dy[1]), seg(w[1]), g);
+            DnnlConv2d.backwardWeights(seg(dw[1]), seg(db[1]), seg(dy[1]), seg(x[1]), g);
             float[][] now = {out[1].toFloatArray(), dx[1].toFloatArray(), dw[1].toFloatArray()};
             if (rep == 0) first = now;
             else for (int j = 0; j < 3; j++) assertArrayEquals(first[j], now[j], "repeat " + rep + ", output " + j);
