@@ -39,11 +39,13 @@ final class CpuConv2d {
         if (!(DnnlConv2d.enabled() && DnnlConv2d.backwardWeights(dws, db, gy, xs, g))) backwardWeightIm2col(dws, db, gy, xs, g);
     }
 
-    // dx (or null) and dw with dbias (or null, or dw null for neither): oneDNN reorders dy once for both when it can
+    // dx (or null) and dw with dbias (or null, or dw null for neither): oneDNN reorders dy once for both when it runs
+    // both; where Winograd takes dx, oneDNN computes dw alone
     static void backward(Tensor dx, Tensor dw, Tensor dbias, Tensor dy, Tensor x, Tensor w, ConvGeom g) {
         if (dw == null && dbias != null)
             throw new IllegalArgumentException("conv2dBackward: a bias gradient is computed only with the weight gradient");
-        if (dx != null && dw != null && DnnlConv2d.enabled() && DnnlConv2d.backward(CpuMem.seg(dx), CpuMem.seg(dw),
+        boolean winogradDx = dx != null && WinogradConv2d.enabled() && WinogradConv2d.preferred(g, true);
+        if (dx != null && dw != null && !winogradDx && DnnlConv2d.enabled() && DnnlConv2d.backward(CpuMem.seg(dx), CpuMem.seg(dw),
                 CpuMem.seg(dbias), CpuMem.seg(dy), CpuMem.seg(x), CpuMem.seg(w), g)) return;
         if (dx != null) backwardInput(dx, dy, w, g);
         if (dw != null) backwardWeight(dw, dbias, dy, x, g);
