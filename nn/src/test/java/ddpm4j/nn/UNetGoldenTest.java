@@ -11,6 +11,7 @@ import ddpm4j.core.Backends;
 import ddpm4j.core.GradMode;
 import ddpm4j.core.Scope;
 import ddpm4j.core.Tensor;
+import ddpm4j.core.cpu.CpuBackend;
 import ddpm4j.core.testing.TestBackends;
 import ddpm4j.core.io.SafeTensors;
 import java.nio.file.Path;
@@ -24,6 +25,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 class UNetGoldenTest {
     static final double TOL = 1e-4;
+    /** Winograd F(4x4, 3x3)'s rounding is about 10x direct convolution's (WinogradConv2dTest measures it per layer). */
+    static final double WINOGRAD_TOL = 1e-4;
     final Backend be = Backends.get("reference");
 
     /** The reference backend and the fast CPU backend (UNetCudaTest covers CUDA). */
@@ -34,6 +37,27 @@ class UNetGoldenTest {
     @ParameterizedTest
     @MethodSource("cpuBackends")
     void smallForwardAndEveryGradientMatchPyTorch(Backend be) throws Exception {
+        checkSmall(be, TOL);
+    }
+
+    /**
+     * The same with every 3x3 stride-1 convolution (forward and input gradient, conv_in's single channel included)
+     * through Winograd F(4x4, 3x3), which the default keeps for large layers this small network never reaches.
+     */
+    @Test
+    void smallNetworkThroughWinogradMatchesPyTorch() throws Exception {
+        Backend cpu = TestBackends.fast().filter(b -> b.name().equals("cpu")).findFirst().orElse(null);
+        Assumptions.assumeTrue(cpu != null, "cpu backend not available");
+        CpuBackend.Winograd was = CpuBackend.winograd();
+        CpuBackend.winograd(CpuBackend.Winograd.ALL);
+        try {
+            checkSmall(cpu, WINOGRAD_TOL);
+        } finally {
+            CpuBackend.winograd(was);
+        }
+    }
+
+    private static void checkSmall(Backend be, double tol) throws Exception {
         Path dir = Golden.dir("unet-small");
         try (SafeTensors io = SafeTensors.open(dir.resolve("io.safetensors"));
              UNet2DModel model = DiffusersCheckpoint.load(dir, be);
@@ -48,12 +72,12 @@ class UNetGoldenTest {
 
             Tensor x = Golden.tensor(be, io.readF32("sample"), io.shape("sample"));
             Tensor eps = model.forward(x, t);
-            Golden.assertRel("eps", io.readF32("eps"), eps.toFloatArray(), TOL);
+            Golden.assertRel("eps", io.readF32("eps"), eps.toFloatArray(), tol);
 
             // loss = mean(eps * R); every parameter's gradient against PyTorch's
             Tensor r = Golden.tensor(be, io.readF32("R"), io.shape("R"));
             Tensor loss = eps.mul(r).mean();
-            Golden.assertRel("loss", io.readF32("loss"), new float[] {(float) loss.item()}, TOL);
+            Golden.assertRel("loss", io.readF32("loss"), new float[] {(float) loss.item()}, tol);
             loss.backward();
             // Errors are relative to each gradient's largest element, floored at 1e-3 of the largest gradient of all:
             // to_k.bias has an exactly zero gradient (softmax ignores a per-row shift), so PyTorch stores ~1e-19.
@@ -71,7 +95,7 @@ class UNetGoldenTest {
                     worst = Math.max(worst, Math.abs((double) got[i] - want[i]));
                     scale = Math.max(scale, Math.abs(want[i]));
                 }
-                if (!(worst / scale <= TOL)) bad.add(e.getKey() + " (relative error " + worst / scale + ")");
+                if (!(worst / scale <= tol)) bad.add(e.getKey() + " (relative error " + worst / scale + ")");
                 checked++;
             }
             assertEquals(model.namedParameters().size(), checked);

@@ -18,6 +18,30 @@ import ddpm4j.core.mem.HostStorage;
 public final class CpuBackend implements Backend {
     private final HostPool pool = new HostPool("cpu backend");
 
+    /**
+     * Which 3x3 stride-1 convolutions (forward and input gradient) run as Winograd F(4x4, 3x3) instead of through
+     * oneDNN: none, those at the sizes where it measured faster (the default), or every one it can take (for tests
+     * and experiments). {@code -Dddpm4j.winograd=false|true|all} sets it at start-up.
+     */
+    public enum Winograd {
+        OFF, PREFERRED, ALL;
+
+        static Winograd parse(String v) {
+            return switch (v.toLowerCase(java.util.Locale.ROOT)) {
+                case "false", "off" -> OFF;
+                case "true", "preferred" -> PREFERRED;
+                case "all" -> ALL;
+                default -> throw new IllegalArgumentException("-Dddpm4j.winograd=" + v + ": expected true, false or all");
+            };
+        }
+    }
+
+    /** The Winograd policy in use. */
+    public static Winograd winograd() { return WinogradConv2d.mode(); }
+
+    /** Sets the Winograd policy for every CPU backend in this JVM (results change in the last bits; no reload needed). */
+    public static void winograd(Winograd policy) { WinogradConv2d.setMode(policy); }
+
     @Override public String name() { return "cpu"; }
 
     @Override public boolean supports(DType dtype) { return dtype == DType.F32; }
@@ -33,7 +57,8 @@ public final class CpuBackend implements Backend {
                 : "Java GEMM (OpenBLAS not available: " + OpenBlas.error() + ")";
         String conv = DnnlConv2d.enabled() ? "oneDNN " + OneDnn.version()
                 : "im2col + GEMM" + (OneDnn.error() == null ? "" : " (oneDNN not available: " + OneDnn.error() + ")");
-        if (WinogradConv2d.enabled()) conv = "Winograd F(4x4,3x3) for large 3x3 stride-1 layers, else " + conv;
+        if (WinogradConv2d.mode() == Winograd.PREFERRED) conv = "Winograd F(4x4,3x3) for large 3x3 stride-1 layers, else " + conv;
+        if (WinogradConv2d.mode() == Winograd.ALL) conv = "Winograd F(4x4,3x3) for every 3x3 stride-1 layer, else " + conv;
         return "cpu (" + Parallel.threads() + " threads, " + CpuMem.L + " float lanes, GEMM: " + gemm + ", conv: " + conv + ")";
     }
 

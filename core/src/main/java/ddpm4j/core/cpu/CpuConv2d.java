@@ -22,14 +22,14 @@ final class CpuConv2d {
     // x: (N, C, H, W)  w: (K, C, R, S)  bias: (K) or null  out: (N, K, Ho, Wo)
     static void forward(Tensor out, Tensor x, Tensor w, Tensor bias, ConvGeom g) {
         MemorySegment o = CpuMem.seg(out), xs = CpuMem.seg(x), ws = CpuMem.seg(w), b = CpuMem.seg(bias);
-        if (WinogradConv2d.enabled() && WinogradConv2d.preferred(g, false)) WinogradConv2d.forward(o, xs, ws, b, g);
+        if (WinogradConv2d.use(g, false)) WinogradConv2d.forward(o, xs, ws, b, g);
         else if (!(DnnlConv2d.enabled() && DnnlConv2d.forward(o, xs, ws, b, g))) forwardIm2col(o, xs, ws, b, g);
     }
 
     // dx: (N, C, H, W) from dy: (N, K, Ho, Wo) and w: (K, C, R, S)
     static void backwardInput(Tensor dx, Tensor dy, Tensor w, ConvGeom g) {
         MemorySegment d = CpuMem.seg(dx), gy = CpuMem.seg(dy), ws = CpuMem.seg(w);
-        if (WinogradConv2d.enabled() && WinogradConv2d.preferred(g, true)) WinogradConv2d.backwardData(d, gy, ws, g);
+        if (WinogradConv2d.use(g, true)) WinogradConv2d.backwardData(d, gy, ws, g);
         else if (!(DnnlConv2d.enabled() && DnnlConv2d.backwardData(d, gy, ws, g))) backwardInputIm2col(d, gy, ws, g);
     }
 
@@ -44,7 +44,7 @@ final class CpuConv2d {
     static void backward(Tensor dx, Tensor dw, Tensor dbias, Tensor dy, Tensor x, Tensor w, ConvGeom g) {
         if (dw == null && dbias != null)
             throw new IllegalArgumentException("conv2dBackward: a bias gradient is computed only with the weight gradient");
-        boolean winogradDx = dx != null && WinogradConv2d.enabled() && WinogradConv2d.preferred(g, true);
+        boolean winogradDx = dx != null && WinogradConv2d.use(g, true);
         if (dx != null && dw != null && !winogradDx && DnnlConv2d.enabled() && DnnlConv2d.backward(CpuMem.seg(dx), CpuMem.seg(dw),
                 CpuMem.seg(dbias), CpuMem.seg(dy), CpuMem.seg(x), CpuMem.seg(w), g)) return;
         if (dx != null) backwardInput(dx, dy, w, g);

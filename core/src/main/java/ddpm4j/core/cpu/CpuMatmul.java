@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Batched matmul on the CPU via Gemm.sgemm (OpenBLAS): row-major entries sharing one B become a single taller GEMM;
-// large products are cut into (entry, row block) tasks that the pool's threads claim one by one. Definition:
+// one large product runs on OpenBLAS's threads (Gemm); several are cut into (entry, row block) tasks that the pool's
+// threads claim one by one. Definition:
 // ReferenceBackend.matmul.
 package ddpm4j.core.cpu;
 
@@ -40,8 +41,9 @@ final class CpuMatmul {
             });
             return;
         }
-        // rows [r0, r0 + rows) of op(A) and C: op(A)'s rows are columns of the stored A when transA
-        int perEntry = Math.max(1, Math.min(m / MIN_BLOCK_ROWS, (TASKS + batch - 1) / batch));
+        // rows [r0, r0 + rows) of op(A) and C: op(A)'s rows are columns of the stored A when transA. One entry is one
+        // task: Gemm then runs it on OpenBLAS's own threads, faster than row blocks of single-threaded calls
+        int perEntry = batch == 1 ? 1 : Math.max(1, Math.min(m / MIN_BLOCK_ROWS, (TASKS + batch - 1) / batch));
         int rb = perEntry == 1 ? m : (m + perEntry - 1) / perEntry + 15 & ~15, blocks = (m + rb - 1) / rb;
         Parallel.Body body = (w, lo, hi) -> {
             for (int t = lo; t < hi; t++) {

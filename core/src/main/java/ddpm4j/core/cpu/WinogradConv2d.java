@@ -5,6 +5,7 @@
 package ddpm4j.core.cpu;
 
 import ddpm4j.core.Backend.ConvGeom;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
@@ -15,6 +16,7 @@ import jdk.incubator.vector.VectorSpecies;
 import static ddpm4j.core.cpu.CpuMem.L;
 import static ddpm4j.core.cpu.CpuMem.LE;
 import static ddpm4j.core.cpu.CpuMem.S;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 /**
@@ -49,20 +51,34 @@ final class WinogradConv2d {
             {0, 1, 1, 4, 4, 0},
             {0, 1, -1, 8, -8, 1}};
 
-    private static volatile boolean enabled = Boolean.parseBoolean(System.getProperty("ddpm4j.winograd", "true"));
+    private static volatile CpuBackend.Winograd mode = CpuBackend.Winograd.parse(System.getProperty("ddpm4j.winograd", "true"));
     /** Tiles per block (a multiple of the vector length): V and M of a block stay in L2 at the U-Net's widths. */
     private static final int BLOCK = Math.max(L, Integer.getInteger("ddpm4j.winograd.block", 64) / L * L);
 
     private WinogradConv2d() {}
 
-    /** Whether CpuConv2d uses Winograd for {@link #preferred} geometries ({@code -Dddpm4j.winograd}, default true). */
+    /** Whether CpuConv2d uses Winograd at all ({@code -Dddpm4j.winograd}, default true: for {@link #preferred} geometries). */
     static boolean enabled() {
-        return enabled;
+        return mode != CpuBackend.Winograd.OFF;
     }
 
-    /** Routes CpuConv2d's eligible convolutions here or not, overriding the property (tests and A/B timing). */
+    /** Routes CpuConv2d's preferred convolutions here or not, overriding the property (tests and A/B timing). */
     static void setEnabled(boolean on) {
-        enabled = on;
+        mode = on ? CpuBackend.Winograd.PREFERRED : CpuBackend.Winograd.OFF;
+    }
+
+    static CpuBackend.Winograd mode() {
+        return mode;
+    }
+
+    static void setMode(CpuBackend.Winograd m) {
+        mode = java.util.Objects.requireNonNull(m, "mode");
+    }
+
+    /** Whether CpuConv2d runs {@code g}'s forward (or backward-data) here under the current mode. */
+    static boolean use(ConvGeom g, boolean backward) {
+        CpuBackend.Winograd m = mode;
+        return m == CpuBackend.Winograd.ALL ? eligible(g) : m == CpuBackend.Winograd.PREFERRED && preferred(g, backward);
     }
 
     /** 3x3 kernel, stride 1, a non-empty output and int-indexable buffers: forward and backward-data both apply. */
@@ -122,13 +138,35 @@ final class WinogradConv2d {
         int tiles() { return n * th() * tw(); }
     }
 
-    /** Per-thread buffers, grown on demand and kept (heap arrays: the gathers read float[]; OpenBLAS pins them). */
+    /**
+     * Per-thread buffers, grown on demand and kept. The block-sized ones and the padded input are heap arrays (the
+     * gathers read float[]; OpenBLAS pins them). The transformed weights U and the double copy of the weights, the
+     * largest (216 bytes per K x C pair: 28 MB at 512 -> 256 channels), are native and freed as soon as they grow,
+     * so a run does not leave a trail of outgrown buffers behind until some collection.
+     */
     private static final class Ctx {
-        float[] pad = new float[0], u = new float[0], v = new float[0], m = new float[0];
+        float[] pad = new float[0], v = new float[0], m = new float[0];
+        MemorySegment u = MemorySegment.NULL, w = MemorySegment.NULL;
+        /** The arena behind u and w: closed when they grow, and by a Cleaner once this Ctx (its thread) is gone. */
+        private final Arena[] arena = new Arena[1];
+
+        Ctx() {
+            Arena[] a = arena;   // the cleaning action must not reach this Ctx
+            CLEANER.register(this, () -> { if (a[0] != null) a[0].close(); });
+        }
+
+        /** U of at least {@code floats} floats and the weights' copy of {@code doubles} doubles (contents undefined). */
+        void ensureNative(long floats, long doubles) {
+            if (u.byteSize() >= 4 * floats && w.byteSize() >= 8 * doubles) return;
+            long uBytes = 4 * Math.max(floats, u.byteSize() / 4), wBytes = 8 * Math.max(doubles, w.byteSize() / 8);
+            if (arena[0] != null) arena[0].close();   // no block is running: run() grows before it starts them
+            arena[0] = Arena.ofShared();
+            u = arena[0].allocate(uBytes, 64);
+            w = arena[0].allocate(wBytes, 64);
+        }
         final float[] tmp = new float[36 * L], y = new float[16 * L];
         int[] idx = new int[0], obase = new int[0], lim = new int[0];
         boolean[] whole = new boolean[0];
-        double[] w = new double[0];
         final double[] wtmp = new double[18 * DL];
     }
 
@@ -138,6 +176,7 @@ final class WinogradConv2d {
      */
     private static final int SKEW = 16;
 
+    private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
     private static final ThreadLocal<Ctx> CTX = ThreadLocal.withInitial(Ctx::new);
 
     private static float[] grow(float[] a, long n) {
@@ -154,8 +193,8 @@ final class WinogradConv2d {
                             Geo q) {
         Ctx ctx = CTX.get();
         int kc = q.co() * q.ci(), chunks = (kc + DL - 1) / DL, plane = chunks * DL + SKEW;
-        float[] u = ctx.u = grow(ctx.u, 36L * plane);
-        double[] wd = ctx.w = ctx.w.length >= 9L * plane ? ctx.w : new double[9 * plane];
+        ctx.ensureNative(36L * plane, 9L * plane);
+        MemorySegment u = ctx.u, wd = ctx.w;
         float[] pad = ctx.pad = grow(ctx.pad, (long) q.n() * q.ci() * q.hp() * q.wp() + 2 * L);   // + the row loads' overrun
         Parallel.forRange(chunks, Math.max(1, chunks / Parallel.threads()),
                 (wk, lo, hi) -> weights(u, wd, w, plane, rotate, kc, CTX.get().wtmp, lo, hi));
@@ -175,10 +214,10 @@ final class WinogradConv2d {
     // weights' own (K, C) order, DL at a time from wd[e * plane + f] = w[f][e] (tap-major: contiguous loads). The
     // backward GEMM reads U[xi] transposed, (c, k) at f. In double, so U is rounded once: A^T's cancellations
     // (coefficients up to 8) amplify its error, and a float transform measured 1.5x the output error.
-    private static void weights(float[] u, double[] wd, MemorySegment w, int plane, boolean rotate, int kc, double[] tmp,
+    private static void weights(MemorySegment u, MemorySegment wd, MemorySegment w, int plane, boolean rotate, int kc, double[] tmp,
                                 int lo, int hi) {
         for (int f = lo * DL, end = Math.min(kc, hi * DL); f < end; f++)
-            for (int e = 0; e < 9; e++) wd[e * plane + f] = w.getAtIndex(JAVA_FLOAT, 9L * f + e);
+            for (int e = 0; e < 9; e++) wd.setAtIndex(JAVA_DOUBLE, (long) e * plane + f, w.getAtIndex(JAVA_FLOAT, 9L * f + e));
         for (int f = lo * DL, end = Math.min(kc, hi * DL); f < end; f += DL) {
             for (int s = 0; s < 3; s++) {             // t = G g (6 x 3), into tmp; column s of g holds taps s, 3 + s, 6 + s
                 int o = (rotate ? 8 - s : s) * plane + f, d = (rotate ? -3 : 3) * plane;
@@ -196,9 +235,9 @@ final class WinogradConv2d {
     // The rows of G multiplied out: (G g)_a for a = 0..5. The helpers below take arrays, not vectors, so a vector never
     // crosses a call that C2 declines to inline (NodeCountInliningCutoff), which would box it.
     // tmp[off + (3 a) * DL] = (G g)_a with g_i = wd[o_i ..] (DL weights at once)
-    private static void gColumn(double[] wd, int o0, int o1, int o2, double[] tmp, int off) {
-        DoubleVector g0 = DoubleVector.fromArray(DS, wd, o0), g1 = DoubleVector.fromArray(DS, wd, o1);
-        DoubleVector g2 = DoubleVector.fromArray(DS, wd, o2);
+    private static void gColumn(MemorySegment wd, int o0, int o1, int o2, double[] tmp, int off) {
+        DoubleVector g0 = DoubleVector.fromMemorySegment(DS, wd, 8L * o0, LE), g1 = DoubleVector.fromMemorySegment(DS, wd, 8L * o1, LE);
+        DoubleVector g2 = DoubleVector.fromMemorySegment(DS, wd, 8L * o2, LE);
         DoubleVector s = g0.add(g2), q = g0.mul(1 / 24.0).add(g2.mul(1 / 6.0)), r = g1.mul(1 / 12.0);
         int st = 3 * DL;
         g0.mul(0.25).intoArray(tmp, off);
@@ -210,16 +249,16 @@ final class WinogradConv2d {
     }
 
     // u[off + b * stride] = (float) (G t)_b with t_i = tmp[to + i * DL]
-    private static void gRow(double[] tmp, int to, float[] u, int off, int stride) {
+    private static void gRow(double[] tmp, int to, MemorySegment u, int off, int stride) {
         DoubleVector g0 = DoubleVector.fromArray(DS, tmp, to), g1 = DoubleVector.fromArray(DS, tmp, to + DL);
         DoubleVector g2 = DoubleVector.fromArray(DS, tmp, to + 2 * DL);
         DoubleVector s = g0.add(g2), q = g0.mul(1 / 24.0).add(g2.mul(1 / 6.0)), r = g1.mul(1 / 12.0);
-        toFloat(g0.mul(0.25)).intoArray(u, off);
-        toFloat(s.add(g1).mul(-1 / 6.0)).intoArray(u, off + stride);
-        toFloat(s.sub(g1).mul(-1 / 6.0)).intoArray(u, off + 2 * stride);
-        toFloat(q.add(r)).intoArray(u, off + 3 * stride);
-        toFloat(q.sub(r)).intoArray(u, off + 4 * stride);
-        toFloat(g2).intoArray(u, off + 5 * stride);
+        toFloat(g0.mul(0.25)).intoMemorySegment(u, 4L * off, LE);
+        toFloat(s.add(g1).mul(-1 / 6.0)).intoMemorySegment(u, 4L * (off + stride), LE);
+        toFloat(s.sub(g1).mul(-1 / 6.0)).intoMemorySegment(u, 4L * (off + 2 * stride), LE);
+        toFloat(q.add(r)).intoMemorySegment(u, 4L * (off + 3 * stride), LE);
+        toFloat(q.sub(r)).intoMemorySegment(u, 4L * (off + 4 * stride), LE);
+        toFloat(g2).intoMemorySegment(u, 4L * (off + 5 * stride), LE);
     }
 
     private static FloatVector toFloat(DoubleVector v) {
@@ -244,7 +283,7 @@ final class WinogradConv2d {
     }
 
     // Tiles [p0, p0 + cnt) padded to cols lanes (the tail repeats the last tile; its results are not written).
-    private static void block(Ctx c, MemorySegment out, float[] u, int uPlane, boolean ut, float[] pad, MemorySegment bias,
+    private static void block(Ctx c, MemorySegment out, MemorySegment u, int uPlane, boolean ut, float[] pad, MemorySegment bias,
                               Geo q, int p0, int cnt) {
         int cols = (cnt + L - 1) / L * L, ci = q.ci(), co = q.co(), th = q.th(), tw = q.tw();
         int vPlane = ci * cols + SKEW, mPlane = co * cols + SKEW;
@@ -279,8 +318,8 @@ final class WinogradConv2d {
 
     // M[xi] (co x cols) = U[xi] (co x ci, or stored transposed) V[xi] (ci x cols), single-threaded: one block is one
     // worker's work.
-    private static void gemm(boolean ta, int mm, int nn, int kk, float[] a, int ao, float[] b, int bo, float[] c, int co) {
-        MemorySegment as = MemorySegment.ofArray(a).asSlice(4L * ao, 4L * mm * kk);
+    private static void gemm(boolean ta, int mm, int nn, int kk, MemorySegment a, int ao, float[] b, int bo, float[] c, int co) {
+        MemorySegment as = a.asSlice(4L * ao, 4L * mm * kk);
         MemorySegment bs = MemorySegment.ofArray(b).asSlice(4L * bo, 4L * kk * nn);
         MemorySegment cs = MemorySegment.ofArray(c).asSlice(4L * co, 4L * mm * nn);
         if (Gemm.impl() == Gemm.Impl.OPENBLAS) {
