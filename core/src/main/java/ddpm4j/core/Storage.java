@@ -20,16 +20,16 @@ public abstract class Storage {
     private final long numel;
     private final AtomicInteger refs = new AtomicInteger(1);
     private final Cleaner.Cleanable cleanable;
-    private final Release state;
+    private final Tracked tracked;   // null unless -Dddpm4j.leaks=report
 
     /** {@code release} frees the memory; it must not reference this object (it also runs when it is unreachable). */
     protected Storage(Backend backend, DType dtype, long numel, Runnable release) {
         this.backend = backend;
         this.dtype = dtype;
         this.numel = numel;
-        this.state = new Release(release, TRACK ? new Throwable("allocated here") : null,
-                numel * dtype.bytes() + " B " + dtype + " on " + backend.name());
-        this.cleanable = CLEANER.register(this, state);
+        this.tracked = TRACK ? new Tracked(release, new Throwable("allocated here"),
+                numel * dtype.bytes() + " B " + dtype + " on " + backend.name()) : null;
+        this.cleanable = CLEANER.register(this, tracked != null ? tracked : release);
     }
 
     public final Backend backend() { return backend; }
@@ -44,9 +44,6 @@ public abstract class Storage {
     /** Storages the Cleaner reclaimed because nobody closed them (counted only with {@code -Dddpm4j.leaks=report}). */
     public static long leaked() { return LEAKED.get(); }
 
-    /** Whether allocation sites are being tracked ({@code -Dddpm4j.leaks=report}). */
-    public static boolean tracking() { return TRACK; }
-
     /** Tensors holding this storage (borrowed kernel-argument views do not count); 0 once freed. */
     final int refCount() { return Math.max(0, refs.get()); }
 
@@ -57,26 +54,26 @@ public abstract class Storage {
 
     final void release() {
         if (refs.decrementAndGet() == 0) {
-            state.closed = true;
+            if (tracked != null) tracked.closed = true;
             cleanable.clean();
         }
     }
 
-    /** What the Cleaner runs; holds no reference to the Storage. */
-    private static final class Release implements Runnable {
+    /** What the Cleaner runs when allocation sites are tracked; holds no reference to the Storage. */
+    private static final class Tracked implements Runnable {
         private final Runnable free;
         private final Throwable site;
         private final String what;
         volatile boolean closed;
 
-        Release(Runnable free, Throwable site, String what) {
+        Tracked(Runnable free, Throwable site, String what) {
             this.free = free;
             this.site = site;
             this.what = what;
         }
 
         @Override public void run() {
-            if (!closed && site != null) {
+            if (!closed) {
                 LEAKED.incrementAndGet();
                 System.err.println("ddpm4j: a storage of " + what + " was never closed; the garbage collector freed it");
                 site.printStackTrace();

@@ -53,7 +53,7 @@ final class CpuMatmul {
                         bs.asSlice((bOff + i * strideB) * 4, bLen), ldb, 0f, o.asSlice(i * oLen + 4L * r0 * n), n);
             }
         };
-        // a single task lets Gemm split the product itself (by columns when there are few rows)
+        // a single task: Gemm runs it on OpenBLAS's threads when the pool is free
         if (batch * blocks == 1) body.run(0, 0, 1);
         else Parallel.forRange(batch * blocks, 1, body);
     }

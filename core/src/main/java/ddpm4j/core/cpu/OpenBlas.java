@@ -35,7 +35,7 @@ public final class OpenBlas {
     private static final String[] FILES = {"libgcc_s.so.1", "libquadmath.so.0", "libgfortran.so.5", "libopenblas.so.0"};
 
     private record Bindings(MethodHandle sgemm, MethodHandle sgemmCritical, MethodHandle setNumThreads,
-                            MethodHandle setNumThreadsLocal, MethodHandle getNumThreads, MethodHandle getConfig,
+                            MethodHandle getNumThreads, MethodHandle getConfig,
                             MethodHandle getCorename, Path dir) {}
 
     // Loaded lazily by the holder idiom: the first use pays for extraction and dlopen.
@@ -91,18 +91,6 @@ public final class OpenBlas {
     public static void setNumThreads(int n) {
         try {
             bindings().setNumThreads().invokeExact(n);
-        } catch (Throwable t) {
-            throw NativeLibs.rethrow(t);
-        }
-    }
-
-    /**
-     * {@code openblas_set_num_threads_local(n)}: the thread count for calls made from the calling thread only.
-     * Returns the previous value.
-     */
-    public static int setNumThreadsLocal(int n) {
-        try {
-            return (int) bindings().setNumThreadsLocal().invokeExact(n);
         } catch (Throwable t) {
             throw NativeLibs.rethrow(t);
         }
@@ -180,8 +168,6 @@ public final class OpenBlas {
                 linker.downcallHandle(sgemm, sgemmDesc),
                 linker.downcallHandle(sgemm, sgemmDesc, Linker.Option.critical(true)),
                 linker.downcallHandle(find(lib, "openblas_set_num_threads"), FunctionDescriptor.ofVoid(JAVA_INT)),
-                linker.downcallHandle(find(lib, "openblas_set_num_threads_local"),
-                        FunctionDescriptor.of(JAVA_INT, JAVA_INT)),
                 linker.downcallHandle(find(lib, "openblas_get_num_threads"), FunctionDescriptor.of(JAVA_INT)),
                 linker.downcallHandle(find(lib, "openblas_get_config"), FunctionDescriptor.of(ADDRESS)),
                 linker.downcallHandle(find(lib, "openblas_get_corename"), FunctionDescriptor.of(ADDRESS)),

@@ -57,16 +57,7 @@ final class WinogradConv2d {
 
     private WinogradConv2d() {}
 
-    /** Whether CpuConv2d uses Winograd at all ({@code -Dddpm4j.winograd}, default true: for {@link #preferred} geometries). */
-    static boolean enabled() {
-        return mode != CpuBackend.Winograd.OFF;
-    }
-
-    /** Routes CpuConv2d's preferred convolutions here or not, overriding the property (tests and A/B timing). */
-    static void setEnabled(boolean on) {
-        mode = on ? CpuBackend.Winograd.PREFERRED : CpuBackend.Winograd.OFF;
-    }
-
+    /** The policy in use ({@code -Dddpm4j.winograd}, default true: {@link #preferred} geometries); see CpuBackend.winograd. */
     static CpuBackend.Winograd mode() {
         return mode;
     }

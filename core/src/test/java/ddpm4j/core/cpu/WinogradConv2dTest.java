@@ -22,6 +22,7 @@ import static ddpm4j.core.testing.Close.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class WinogradConv2dTest {
@@ -116,15 +117,24 @@ class WinogradConv2dTest {
 
     /** The backend runs 3x3 stride-1 convolutions here when enabled, else through oneDNN: the same bits either way. */
     @Test
+    void policyPropertyValues() {
+        assertEquals(CpuBackend.Winograd.OFF, CpuBackend.Winograd.parse("false"));
+        assertEquals(CpuBackend.Winograd.PREFERRED, CpuBackend.Winograd.parse("TRUE"));
+        assertEquals(CpuBackend.Winograd.ALL, CpuBackend.Winograd.parse("all"));
+        var e = assertThrows(IllegalArgumentException.class, () -> CpuBackend.Winograd.parse("fast"));
+        assertTrue(e.getMessage().contains("-Dddpm4j.winograd=fast") && e.getMessage().contains("true, false or all"), e.getMessage());
+    }
+
+    @Test
     void backendDispatch() {
         ConvGeom g = new ConvGeom(4, 17, 32, 30, 16, 3, 3, 1, 1, 1, 1, 1);
         assertTrue(WinogradConv2d.preferred(g, false) && WinogradConv2d.preferred(g, true), g::toString);
         Tensor x = CpuCheck.normal(1, g.n(), g.c(), g.h(), g.w())[1], w = CpuCheck.normal(2, g.k(), g.c(), 3, 3)[1];
         Tensor bias = CpuCheck.normal(3, g.k())[1], dy = CpuCheck.normal(4, g.n(), g.k(), g.ho(), g.wo())[1];
-        boolean was = WinogradConv2d.enabled();
+        CpuBackend.Winograd was = WinogradConv2d.mode();
         try {
             for (boolean on : new boolean[] {true, false}) {
-                WinogradConv2d.setEnabled(on);
+                WinogradConv2d.setMode(on ? CpuBackend.Winograd.PREFERRED : CpuBackend.Winograd.OFF);
                 Tensor[] out = {CpuCheck.empty(g.n(), g.k(), g.ho(), g.wo())[1], CpuCheck.empty(g.n(), g.k(), g.ho(), g.wo())[1]};
                 Tensor[] dx = {CpuCheck.empty(g.n(), g.c(), g.h(), g.w())[1], CpuCheck.empty(g.n(), g.c(), g.h(), g.w())[1]};
                 CpuCheck.CPU.conv2dForward(out[0], x, w, bias, g);
@@ -143,7 +153,7 @@ class WinogradConv2dTest {
                 assertArrayEquals(dx[1].toFloatArray(), dx[0].toFloatArray(), "backward data, winograd " + on);
             }
         } finally {
-            WinogradConv2d.setEnabled(was);
+            WinogradConv2d.setMode(was);
         }
     }
 
