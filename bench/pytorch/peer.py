@@ -76,7 +76,7 @@ class Workload:
         eps = torch.randn_like(self.x0)
         xt = ab.sqrt() * self.x0 + (1 - ab).sqrt() * eps
         # 2. L_simple, backward
-        self.opt.zero_grad(set_to_none=False)
+        self.opt.zero_grad(set_to_none=True)
         loss = F.mse_loss(self.model(xt, t), eps)
         loss.backward()
         # 3. clip by global norm 1, Adam with warmup, EMA 0.9999 (foreach kernels: PyTorch's fastest form in 1.13)

@@ -20,7 +20,14 @@ public final class Autograd {
     private Autograd() {}
 
     /** Back-propagates {@code seed} (ones for a scalar root when null) into every leaf that requires a gradient. */
-    public static void backward(Tensor root, Tensor seed) {
+    public static void backward(Tensor root, Tensor seed) { backward(root, seed, false); }
+
+    /**
+     * As {@link #backward(Tensor, Tensor)}; with {@code release}, every intermediate tensor below the root (each
+     * non-leaf, and what its node saved) is closed as soon as its own derivative has run. Reverse topological order
+     * runs every consumer's derivative first, so nothing of this graph needs it any more.
+     */
+    public static void backward(Tensor root, Tensor seed, boolean release) {
         root.check("backward");
         if (!root.requiresGrad())
             throw new IllegalStateException("backward: this tensor does not require a gradient (no input of it was marked requiresGrad, or it was made under GradMode.off())");
@@ -31,6 +38,8 @@ public final class Autograd {
             throw new IllegalArgumentException("backward: gradient shape " + Shape.str(seed.shape()) + " does not match the tensor's " + Shape.str(root.shape()));
         long mark = Tensor.creationMark();   // gradients created from here on are this pass's own temporaries
         List<Tensor> order = topo(root);
+        Map<Tensor, Boolean> graph = new IdentityHashMap<>();
+        if (release) for (Tensor t : order) graph.put(t, true);
         Map<Tensor, Tensor> grads = new IdentityHashMap<>();
         try (GradMode g = GradMode.off()) {
             grads.put(root, seed != null ? seed.detach() : Tensor.full(root.backend(), root.dtype(), 1, root.shape()));
@@ -72,6 +81,10 @@ public final class Autograd {
                     }
                 }
                 gOut.close();
+                if (release && t != root) {
+                    for (Tensor s : node.saved()) if (s != null && !graph.containsKey(s)) s.close();
+                    t.close();
+                }
             }
         } finally {
             for (Tensor g : grads.values()) g.close();

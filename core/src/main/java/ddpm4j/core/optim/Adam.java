@@ -71,6 +71,14 @@ public final class Adam implements AutoCloseable {
         for (Tensor p : params) if (p.grad() != null) p.grad().fill(0);
     }
 
+    /**
+     * Frees the gradient buffers (PyTorch's {@code zero_grad(set_to_none=True)}): they hold no memory between steps,
+     * and the next backward pass takes each parameter's gradient over without a copy or a zero fill.
+     */
+    public void releaseGrads() {
+        for (Tensor p : params) if (p.grad() != null) p.setGrad(null);
+    }
+
     /** First and second moments by parameter index ("m.3", "v.3") and the step count, for checkpoints. */
     public Map<String, Tensor> moments() {
         Map<String, Tensor> out = new LinkedHashMap<>();
