@@ -218,9 +218,9 @@ final class WinogradConv2d {
         }
     }
 
-    static final VectorSpecies<Double> DS = DoubleVector.SPECIES_PREFERRED;
-    static final int DL = DS.length();
-    static final VectorSpecies<Float> FH =
+    private static final VectorSpecies<Double> DS = DoubleVector.SPECIES_PREFERRED;
+    private static final int DL = DS.length();
+    private static final VectorSpecies<Float> FH =
             VectorSpecies.of(float.class, VectorShape.forBitSize(DS.vectorBitSize() / 2));
 
     // The rows of G multiplied out: (G g)_a for a = 0..5. The helpers below take arrays, not vectors, so a vector never

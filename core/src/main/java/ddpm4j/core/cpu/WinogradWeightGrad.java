@@ -8,17 +8,12 @@ import ddpm4j.core.Backend.ConvGeom;
 import ddpm4j.core.cpu.WinogradConv2d.Geo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import static ddpm4j.core.cpu.CpuMem.L;
 import static ddpm4j.core.cpu.CpuMem.LE;
 import static ddpm4j.core.cpu.CpuMem.S;
-import static ddpm4j.core.cpu.WinogradConv2d.DL;
-import static ddpm4j.core.cpu.WinogradConv2d.DS;
 import static ddpm4j.core.cpu.WinogradConv2d.EVEN;
-import static ddpm4j.core.cpu.WinogradConv2d.FH;
 import static ddpm4j.core.cpu.WinogradConv2d.ODD;
 import static ddpm4j.core.cpu.WinogradConv2d.RUN;
 import static ddpm4j.core.cpu.WinogradConv2d.SKEW;
@@ -32,15 +27,21 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * <p>Tiles go in chunks whose size depends on the geometry only. Per chunk: 1. V and M' of every tile (parallel over
  * groups of tiles; each value is computed on its own), 2. the 36 GEMMs, one single-threaded GEMM per point xi
  * accumulating onto the chunks before it (parallel over xi). Every sum therefore runs in the same order whatever
- * {@link Parallel#threads()} is, and results are bit-identical for any thread count. 3. dW = G^T dU G in double.
+ * {@link Parallel#threads()} is, and results are bit-identical for any thread count. 3. dW = G^T dU G.
  */
 final class WinogradWeightGrad {
     private WinogradWeightGrad() {}
 
     /** {@code -Dddpm4j.winograd.wgrad=false} leaves weight gradients to oneDNN whatever the Winograd policy (A/B runs). */
     private static final boolean ENABLED = Boolean.parseBoolean(System.getProperty("ddpm4j.winograd.wgrad", "true"));
-    /** Floats of V and M' per chunk (both together): bounds the working set (16 MB at the default). */
-    private static final long CHUNK_FLOATS = Long.getLong("ddpm4j.winograd.wgradFloats", 1L << 22);
+    /** Floats of V and M' per chunk (both together): 1 MB at the default, so a chunk stays in L2 (measured 2x faster than 16 MB). */
+    private static final long CHUNK_FLOATS = Long.getLong("ddpm4j.winograd.wgradFloats", 1L << 18);
+
+    /**
+     * Fewest tiles per chunk (unless the test's tiny chunkFloats asks for fewer): each chunk reads and writes all of dU
+     * (36 K C floats), which with fewer tiles costs more than the GEMMs' own work.
+     */
+    private static final int MIN_CHUNK_TILES = 64;
 
     /** Whether CpuConv2d computes {@code g}'s weight gradient here under the current Winograd policy. */
     static boolean use(ConvGeom g) {
@@ -54,9 +55,16 @@ final class WinogradWeightGrad {
         return WinogradConv2d.eligible(g) && 36L * (g.c() + g.k()) * L < Integer.MAX_VALUE / 2;
     }
 
-    /** Geometries where this measured faster than oneDNN here (see the file header of WinogradWeightGradTest). */
+    /**
+     * Eligible, with at least 16 channels in and out and 16 tiles. Measured against oneDNN here (2 threads, in one JVM,
+     * interleaved; WinogradWeightGradPerf): 1.2-2.4x faster at the U-Nets' layers from 32x32 down to 7x7 and 4x4 at
+     * N 16 (16 tiles), and for 14x14, 7x7 despite the tiling's cut-off outputs; slower or even for conv_in / conv_out
+     * (1 or 3 channels) and at 4x4 with N 8 (8 tiles: GEMMs of depth 8).
+     */
     static boolean preferred(ConvGeom g) {
-        return WinogradConv2d.preferred(g, false);
+        if (!eligible(g) || Math.min(g.c(), g.k()) < 16) return false;
+        long tiles = (long) g.n() * ((g.ho() + 3) / 4) * ((g.wo() + 3) / 4);
+        return tiles >= 16;
     }
 
     // dw: (K, C, 3, 3), dbias: (K) or null, both overwritten; dy: (N, K, Ho, Wo)  x: (N, C, H, W)
@@ -74,18 +82,20 @@ final class WinogradWeightGrad {
         // dy padded to the same (4 th + 2) x (4 tw + 2) planes as x, zero beyond Ho x Wo: tile t reads rows 4 ty..4 ty + 3
         Geo qy = new Geo(g.n(), g.k(), g.ho(), g.wo(), g.k(), g.ho(), g.wo(), 0, 0);
         int c = g.c(), k = g.k(), tiles = q.tiles();
-        int chunks = (int) Math.max(1, Math.min((tiles + L - 1) / L, (36L * (c + k) * tiles + chunkFloats - 1) / chunkFloats));
+        long perChunk = Math.max(chunkFloats / (36L * (c + k)), Math.min(MIN_CHUNK_TILES, chunkFloats));
+        int chunks = (int) Math.max(1, Math.min((tiles + L - 1) / L, (tiles + perChunk - 1) / perChunk));
         int tc = ((tiles + chunks - 1) / chunks + L - 1) / L * L;   // tiles per chunk, a multiple of L
         chunks = (tiles + tc - 1) / tc;
-        int vPlane = c * tc + SKEW, mPlane = k * tc + SKEW, kc = k * c, uPlane = (kc + DL - 1) / DL * DL + SKEW;
+        int vPlane = c * tc + SKEW, mPlane = k * tc + SKEW, kc = k * c, uPlane = (kc + L - 1) / L * L + SKEW;
         Ctx ctx = CTX.get();
-        ctx.ensureNative(36L * vPlane, 36L * mPlane, 36L * uPlane + DL);
+        ctx.ensureNative(36L * vPlane, 36L * mPlane, 36L * uPlane + L);
         MemorySegment v = ctx.v, m = ctx.m, du = ctx.du;
         float[] pad = ctx.pad = grow(ctx.pad, (long) q.n() * c * q.hp() * q.wp() + 2 * L);
         float[] padY = ctx.padY = grow(ctx.padY, (long) q.n() * k * q.hp() * q.wp() + 2 * L);
         int threads = Parallel.threads();
         Parallel.forRange(q.n() * c, Math.max(1, q.n() * c / (4 * threads)), (wk, lo, hi) -> WinogradConv2d.padInput(pad, x, q, lo, hi));
-        Parallel.forRange(q.n() * k, Math.max(1, q.n() * k / (4 * threads)), (wk, lo, hi) -> WinogradConv2d.padInput(padY, dy, qy, lo, hi));
+        float[] sums = ctx.sums = grow(ctx.sums, (long) q.n() * k);
+        Parallel.forRange(q.n() * k, Math.max(1, q.n() * k / (4 * threads)), (wk, lo, hi) -> padDy(padY, sums, dy, qy, lo, hi));
         for (int ch = 0; ch < chunks; ch++) {
             int p0 = ch * tc, cnt = Math.min(tc, tiles - p0), groups = (cnt + L - 1) / L;
             // 1. V[xi][c][t] and M'[xi][k][t] for the chunk's tiles, L tiles per group
@@ -102,33 +112,30 @@ final class WinogradWeightGrad {
                 }
             });
         }
-        // 3. dW[k, c] = G^T dU[k, c] G, DL pairs (k, c) at a time
-        int fBlocks = (kc + DL - 1) / DL;
+        // 3. dW[k, c] = G^T dU[k, c] G, L pairs (k, c) at a time
+        int fBlocks = (kc + L - 1) / L;
         Parallel.forRange(fBlocks, Math.max(1, fBlocks / (4 * threads)), (wk, lo, hi) -> {
             Ctx w = CTX.get();
-            for (int b = lo; b < hi; b++) outputTransform(w, du, uPlane, dw, b * DL, Math.min(DL, kc - b * DL));
+            for (int b = lo; b < hi; b++) outputTransform(w, du, uPlane, dw, b * L, Math.min(L, kc - b * L));
         });
-        // 4. dbias[k] = sum of dy over samples and pixels
+        // 4. dbias[k] = sum over samples of dy's plane sums
         if (dbias != null) {
-            long hwo = (long) g.ho() * g.wo();
-            Parallel.forRange(k, Math.max(1, k / threads), (wk, lo, hi) -> {
-                for (int kk = lo; kk < hi; kk++) {
-                    float acc = 0f;
-                    for (int n = 0; n < g.n(); n++) acc += CpuConv2d.sum(dy, ((long) n * k + kk) * hwo, (int) hwo);
-                    dbias.setAtIndex(JAVA_FLOAT, kk, acc);
-                }
-            });
+            for (int kk = 0; kk < k; kk++) {
+                float acc = 0f;
+                for (int n = 0; n < g.n(); n++) acc += sums[n * k + kk];
+                dbias.setAtIndex(JAVA_FLOAT, kk, acc);
+            }
         }
     }
 
     /** Per-thread buffers, grown on demand and kept (see WinogradConv2d.Ctx): V, M' and dU native, the pads on the heap. */
     private static final class Ctx {
-        float[] pad = new float[0], padY = new float[0];
+        float[] pad = new float[0], padY = new float[0], sums = new float[0];
         MemorySegment v = MemorySegment.NULL, m = MemorySegment.NULL, du = MemorySegment.NULL;
         private final Arena[] arena = new Arena[1];
         final float[] tmp = new float[36 * L];
         final int[] idx = new int[L], idxY = new int[L];
-        final double[] u = new double[36 * DL], t = new double[18 * DL], o = new double[9 * DL];
+        final float[] t = new float[18 * L], o = new float[9 * L], y = new float[9 * L];
 
         Ctx() {
             Arena[] a = arena;
@@ -151,6 +158,28 @@ final class WinogradWeightGrad {
 
     private static float[] grow(float[] a, long n) {
         return a.length >= n ? a : new float[Math.toIntExact(n)];
+    }
+
+    // padY[(n, k), y, x] = dy[n, k, y, x], zero beyond Ho x Wo (planes of q.hp() x q.wp()), and sums[(n, k)] = the sum of
+    // the plane (row by row, L lanes, in a fixed order), for planes [lo, hi) of n * k
+    private static void padDy(float[] padY, float[] sums, MemorySegment dy, Geo q, int lo, int hi) {
+        int hp = q.hp(), wp = q.wp(), ho = q.hi(), wo = q.wi();
+        for (int plane = lo; plane < hi; plane++) {
+            int base = plane * hp * wp;
+            for (int y = 0; y < ho; y++) {
+                int row = base + y * wp;
+                MemorySegment.copy(dy, JAVA_FLOAT, 4L * ((long) plane * ho * wo + (long) y * wo), padY, row, wo);
+                java.util.Arrays.fill(padY, row + wo, row + wp, 0f);
+            }
+            java.util.Arrays.fill(padY, base + ho * wp, base + hp * wp, 0f);
+            // the whole padded plane: its zeros add nothing
+            FloatVector acc = FloatVector.zero(S);
+            int i = 0, size = hp * wp;
+            for (int bound = S.loopBound(size); i < bound; i += L) acc = acc.add(FloatVector.fromArray(S, padY, base + i));
+            float sum = CpuMem.sumLanes(acc);
+            for (; i < size; i++) sum += padY[base + i];
+            sums[plane] = sum;
+        }
     }
 
     // Tiles p0 + l0 .. p0 + l0 + L (lanes past the chunk's cnt repeat its last tile; their columns are never read):
@@ -260,29 +289,40 @@ final class WinogradWeightGrad {
         }
     }
 
-    // dw[(f + e) * 9 + r * 3 + s] = (G^T dU G)[r][s] for pairs f .. f + cnt (f = k * C + c), in double: dU[xi] at
-    // du[xi * uPlane + f ..] (read DL at a time; the planes are padded to a multiple of DL).
+    // dw[(f + l) * 9 + r * 3 + s] = (G^T dU G)[r][s] for pairs f + l, l < cnt (f = k * C + c): dU[xi] at
+    // du[xi * uPlane + f ..] (read L at a time; the planes are padded to a multiple of L), rows then columns in
+    // float, reordered pair-major in y, then copied out.
     private static void outputTransform(Ctx w, MemorySegment du, int uPlane, MemorySegment dw, int f, int cnt) {
-        double[] u = w.u, t = w.t, o = w.o;
-        for (int xi = 0; xi < 36; xi++) {
-            FloatVector fv = FloatVector.fromMemorySegment(FH, du, 4L * ((long) xi * uPlane + f), LE);
-            ((DoubleVector) fv.convertShape(VectorOperators.F2D, DS, 0)).intoArray(u, xi * DL);
-        }
-        for (int i = 0; i < 6; i++) gt(u, i * 6 * DL, DL, t, i * 3 * DL, DL);        // t = dU G (rows of dU)
-        for (int s = 0; s < 3; s++) gt(t, s * DL, 3 * DL, o, s * DL, 3 * DL);       // o = G^T t (columns of t)
+        float[] t = w.t, o = w.o, y = w.y;
+        for (int i = 0; i < 6; i++) gtRow(du, (long) i * 6 * uPlane + f, uPlane, t, i * 3 * L);   // t = dU G
+        for (int s = 0; s < 3; s++) gt(t, s * L, 3 * L, o, s * L, 3 * L);                     // o = G^T t
         for (int l = 0; l < cnt; l++)
-            for (int e = 0; e < 9; e++) dw.setAtIndex(JAVA_FLOAT, 9L * (f + l) + e, (float) o[e * DL + l]);
+            for (int e = 0; e < 9; e++) y[9 * l + e] = o[e * L + l];
+        MemorySegment.copy(y, 0, dw, JAVA_FLOAT, 36L * f, 9 * cnt);
     }
 
     // The rows of G^T multiplied out, 6 -> 3: dst[off + r * stride] = (G^T u)_r with u_i = src[so + i * ss]:
     // u0/4 - (u1+u2)/6 + (u3+u4)/24, -(u1-u2)/6 + (u3-u4)/12, -(u1+u2)/6 + (u3+u4)/6 + u5
-    private static void gt(double[] src, int so, int ss, double[] dst, int off, int stride) {
-        DoubleVector u0 = DoubleVector.fromArray(DS, src, so), u1 = DoubleVector.fromArray(DS, src, so + ss);
-        DoubleVector u2 = DoubleVector.fromArray(DS, src, so + 2 * ss), u3 = DoubleVector.fromArray(DS, src, so + 3 * ss);
-        DoubleVector u4 = DoubleVector.fromArray(DS, src, so + 4 * ss), u5 = DoubleVector.fromArray(DS, src, so + 5 * ss);
-        DoubleVector p = u1.add(u2), d = u1.sub(u2), s = u3.add(u4), e = u3.sub(u4);
-        u0.mul(0.25).sub(p.mul(1 / 6.0)).add(s.mul(1 / 24.0)).intoArray(dst, off);
-        e.mul(1 / 12.0).sub(d.mul(1 / 6.0)).intoArray(dst, off + stride);
-        s.sub(p).mul(1 / 6.0).add(u5).intoArray(dst, off + 2 * stride);
+    private static void gt(float[] src, int so, int ss, float[] dst, int off, int stride) {
+        FloatVector u0 = FloatVector.fromArray(S, src, so), u1 = FloatVector.fromArray(S, src, so + ss);
+        FloatVector u2 = FloatVector.fromArray(S, src, so + 2 * ss), u3 = FloatVector.fromArray(S, src, so + 3 * ss);
+        FloatVector u4 = FloatVector.fromArray(S, src, so + 4 * ss), u5 = FloatVector.fromArray(S, src, so + 5 * ss);
+        FloatVector p = u1.add(u2), d = u1.sub(u2), s = u3.add(u4), e = u3.sub(u4);
+        u0.mul(0.25f).sub(p.mul(1 / 6f)).add(s.mul(1 / 24f)).intoArray(dst, off);
+        e.mul(1 / 12f).sub(d.mul(1 / 6f)).intoArray(dst, off + stride);
+        s.sub(p).mul(1 / 6f).add(u5).intoArray(dst, off + 2 * stride);
+    }
+
+    // As gt for one row i of dU, read from du at (xi = 6 i + j) * uPlane + f: dst[off + s * L] = (dU G)[i][s]
+    private static void gtRow(MemorySegment du, long at, long uPlane, float[] dst, int off) {
+        FloatVector u0 = FloatVector.fromMemorySegment(S, du, 4 * at, LE), u1 = FloatVector.fromMemorySegment(S, du, 4 * (at + uPlane), LE);
+        FloatVector u2 = FloatVector.fromMemorySegment(S, du, 4 * (at + 2 * uPlane), LE);
+        FloatVector u3 = FloatVector.fromMemorySegment(S, du, 4 * (at + 3 * uPlane), LE);
+        FloatVector u4 = FloatVector.fromMemorySegment(S, du, 4 * (at + 4 * uPlane), LE);
+        FloatVector u5 = FloatVector.fromMemorySegment(S, du, 4 * (at + 5 * uPlane), LE);
+        FloatVector p = u1.add(u2), d = u1.sub(u2), s = u3.add(u4), e = u3.sub(u4);
+        u0.mul(0.25f).sub(p.mul(1 / 6f)).add(s.mul(1 / 24f)).intoArray(dst, off);
+        e.mul(1 / 12f).sub(d.mul(1 / 6f)).intoArray(dst, off + L);
+        s.sub(p).mul(1 / 6f).add(u5).intoArray(dst, off + 2 * L);
     }
 }
