@@ -2,7 +2,8 @@
 // conv2d on the CPU: oneDNN (DnnlConv2d) when it loaded; else, or for a geometry it declines, im2col from a
 // zero-padded copy of each sample, then OpenBLAS GEMM, one sample per worker. Backward-input is GEMM + col2im;
 // backward-weight accumulates dW^T per worker. -Dddpm4j.onednn=false selects the im2col path. 3x3 stride-1 forward
-// and backward-input of the sizes where it wins (WinogradConv2d.preferred) go to WinogradConv2d when it is enabled.
+// and backward-input of the sizes where it wins (WinogradConv2d.preferred) go to WinogradConv2d when it is enabled,
+// weight gradients to WinogradWeightGrad.
 // Definition: RefLayers.conv2dForward / conv2dBackwardInput / conv2dBackwardWeight. Test: CpuConv2dTest.
 package ddpm4j.core.cpu;
 
@@ -36,16 +37,17 @@ final class CpuConv2d {
     // dw: (K, C, R, S) and dbias: (K) or null, overwritten
     static void backwardWeight(Tensor dw, Tensor dbias, Tensor dy, Tensor x, ConvGeom g) {
         MemorySegment dws = CpuMem.seg(dw), db = CpuMem.seg(dbias), gy = CpuMem.seg(dy), xs = CpuMem.seg(x);
-        if (!(DnnlConv2d.enabled() && DnnlConv2d.backwardWeights(dws, db, gy, xs, g))) backwardWeightIm2col(dws, db, gy, xs, g);
+        if (WinogradWeightGrad.use(g)) WinogradWeightGrad.backwardWeights(dws, db, gy, xs, g);
+        else if (!(DnnlConv2d.enabled() && DnnlConv2d.backwardWeights(dws, db, gy, xs, g))) backwardWeightIm2col(dws, db, gy, xs, g);
     }
 
     // dx (or null) and dw with dbias (or null, or dw null for neither): oneDNN reorders dy once for both when it runs
-    // both; where Winograd takes dx, oneDNN computes dw alone
+    // both; where Winograd takes dx or dw, each goes where backwardInput / backwardWeight send it
     static void backward(Tensor dx, Tensor dw, Tensor dbias, Tensor dy, Tensor x, Tensor w, ConvGeom g) {
         if (dw == null && dbias != null)
             throw new IllegalArgumentException("conv2dBackward: a bias gradient is computed only with the weight gradient");
-        boolean winogradDx = dx != null && WinogradConv2d.use(g, true);
-        if (dx != null && dw != null && !winogradDx && DnnlConv2d.enabled() && DnnlConv2d.backward(CpuMem.seg(dx), CpuMem.seg(dw),
+        boolean winograd = dx != null && WinogradConv2d.use(g, true) || dw != null && WinogradWeightGrad.use(g);
+        if (dx != null && dw != null && !winograd && DnnlConv2d.enabled() && DnnlConv2d.backward(CpuMem.seg(dx), CpuMem.seg(dw),
                 CpuMem.seg(dbias), CpuMem.seg(dy), CpuMem.seg(x), CpuMem.seg(w), g)) return;
         if (dx != null) backwardInput(dx, dy, w, g);
         if (dw != null) backwardWeight(dw, dbias, dy, x, g);
@@ -275,7 +277,7 @@ final class CpuConv2d {
         for (; i < n; i++) dst.setAtIndex(JAVA_FLOAT, d + i, v);
     }
 
-    private static float sum(MemorySegment a, long off, int n) {
+    static float sum(MemorySegment a, long off, int n) {
         var acc = FloatVector.zero(S);
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) acc = acc.add(FloatVector.fromMemorySegment(S, a, (off + i) * 4, LE));

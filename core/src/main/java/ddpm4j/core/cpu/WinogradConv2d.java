@@ -121,7 +121,7 @@ final class WinogradConv2d {
      * One stride-1 3x3 correlation: in (n, ci, hi, wi) -> out (n, co, ho, wo); input pixel (y, x) of output (0, 0)'s
      * window starts at (-pt, -pl). Tiles: th x tw per image, each 4x4 outputs from a 6x6 window of the padded input.
      */
-    private record Geo(int n, int ci, int hi, int wi, int co, int ho, int wo, int pt, int pl) {
+    record Geo(int n, int ci, int hi, int wi, int co, int ho, int wo, int pt, int pl) {
         int th() { return (ho + 3) / 4; }
         int tw() { return (wo + 3) / 4; }
         int hp() { return 4 * th() + 2; }
@@ -165,9 +165,9 @@ final class WinogradConv2d {
      * Added to the stride between the 36 planes of U, V and M (floats): power-of-two strides (64 KB for U at
      * C = K = 128) would map all 36 streams of a transform to the same L1 sets.
      */
-    private static final int SKEW = 16;
+    static final int SKEW = 16;
 
-    private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
+    static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
     private static final ThreadLocal<Ctx> CTX = ThreadLocal.withInitial(Ctx::new);
 
     private static float[] grow(float[] a, long n) {
@@ -257,7 +257,7 @@ final class WinogradConv2d {
     }
 
     // pad[(n, c), y, x] = in[n, c, y - pt, x - pl], zero outside the input; planes [lo, hi) of n * ci.
-    private static void padInput(float[] pad, MemorySegment in, Geo q, int lo, int hi) {
+    static void padInput(float[] pad, MemorySegment in, Geo q, int lo, int hi) {
         int hp = q.hp(), wp = q.wp(), hi0 = q.hi(), wi = q.wi();
         int x0 = Math.max(0, q.pl()), x1 = Math.min(wp, wi + q.pl());   // padded columns that hold input
         for (int plane = lo; plane < hi; plane++) {
@@ -337,7 +337,7 @@ final class WinogradConv2d {
 
     // The rows of B^T multiplied out: (B^T d)_i for i = 0..5. Array-to-array helpers, as for G above.
     // tmp[off + i * L] = (B^T d)_i with d_k = pad[r + k + idx[l ..]]
-    private static void btGather(float[] pad, int r, int[] idx, int l, float[] tmp, int off) {
+    static void btGather(float[] pad, int r, int[] idx, int l, float[] tmp, int off) {
         FloatVector d0 = FloatVector.fromArray(S, pad, r, idx, l), d1 = FloatVector.fromArray(S, pad, r + 1, idx, l);
         FloatVector d2 = FloatVector.fromArray(S, pad, r + 2, idx, l), d3 = FloatVector.fromArray(S, pad, r + 3, idx, l);
         FloatVector d4 = FloatVector.fromArray(S, pad, r + 4, idx, l), d5 = FloatVector.fromArray(S, pad, r + 5, idx, l);
@@ -352,7 +352,7 @@ final class WinogradConv2d {
 
     // As btGather for 4 runs of RUN tiles at pad[r + b_g ..]: vector g holds 4 columns of each tile of run g; two
     // unzips turn them into d_0..d_3 (lane = tile), and the same from 4 columns further on gives d_4, d_5.
-    private static void btRuns(float[] pad, int r, int b0, int b1, int b2, int b3, float[] tmp, int off) {
+    static void btRuns(float[] pad, int r, int b0, int b1, int b2, int b3, float[] tmp, int off) {
         FloatVector r0 = FloatVector.fromArray(S, pad, r + b0), r1 = FloatVector.fromArray(S, pad, r + b1);
         FloatVector r2 = FloatVector.fromArray(S, pad, r + b2), r3 = FloatVector.fromArray(S, pad, r + b3);
         FloatVector e01 = EVEN.selectFrom(r0, r1), e23 = EVEN.selectFrom(r2, r3), o01 = ODD.selectFrom(r0, r1);
@@ -375,11 +375,11 @@ final class WinogradConv2d {
     }
 
     /** Tiles per run (a quarter of the lanes), 0 if the lane count is not a multiple of 4. */
-    private static final int RUN = L % 4 == 0 ? L / 4 : 0;
+    static final int RUN = L % 4 == 0 ? L / 4 : 0;
     // Index vectors for selectFrom(a, b) over the 2L lanes of a then b: EVEN/ODD pick lanes 0, 2, 4.. / 1, 3, 5..
     // (unzip); ZIP_LO/ZIP_HI interleave the low / high halves of a and b (zip).
-    private static final FloatVector EVEN = lanes(i -> i < L / 2 ? 2 * i : L + 2 * (i - L / 2));
-    private static final FloatVector ODD = lanes(i -> EVEN.lane(i) + 1);
+    static final FloatVector EVEN = lanes(i -> i < L / 2 ? 2 * i : L + 2 * (i - L / 2));
+    static final FloatVector ODD = lanes(i -> EVEN.lane(i) + 1);
     private static final FloatVector ZIP_LO = lanes(i -> (i % 2) * L + i / 2);
     private static final FloatVector ZIP_HI = lanes(i -> (i % 2) * L + i / 2 + L / 2);
 

@@ -22,13 +22,16 @@ public final class WinogradPerf {
             ConvGeom g = new ConvGeom(s[0], s[1], s[3], s[3], s[2], 3, 3, 1, 1, 1, 1, 1);
             MemorySegment x = seg(1, g.n(), g.c(), g.h(), g.w()), w = seg(2, g.k(), g.c(), 3, 3), b = seg(3, g.k());
             MemorySegment dy = seg(4, g.n(), g.k(), g.ho(), g.wo()), out = seg(5, g.n(), g.k(), g.ho(), g.wo());
-            MemorySegment dx = seg(6, g.n(), g.c(), g.h(), g.w());
+            MemorySegment dx = seg(6, g.n(), g.c(), g.h(), g.w()), dw = seg(7, g.k(), g.c(), 3, 3), db = seg(8, g.k());
             Runnable[] runs = {
                     () -> WinogradConv2d.forward(out, x, w, b, g),
                     () -> DnnlConv2d.forward(out, x, w, b, g),
                     () -> WinogradConv2d.backwardData(dx, dy, w, g),
-                    () -> DnnlConv2d.backwardData(dx, dy, w, g)};
-            String[] names = {"winograd fwd", "onednn fwd", "winograd bwd-data", "onednn bwd-data"};
+                    () -> DnnlConv2d.backwardData(dx, dy, w, g),
+                    () -> WinogradWeightGrad.backwardWeights(dw, db, dy, x, g),
+                    () -> DnnlConv2d.backwardWeights(dw, db, dy, x, g)};
+            String[] names = {"winograd fwd", "onednn fwd", "winograd bwd-data", "onednn bwd-data", "winograd bwd-weights",
+                    "onednn bwd-weights"};
             double[][] t = new double[runs.length][reps];
             for (int r = -Math.max(5, reps / 2); r < reps; r++) {
                 for (int i = 0; i < runs.length; i++) {
