@@ -21,6 +21,16 @@ public final class Gemm {
 
     private static final class Choice {
         static final Impl IMPL = choose();
+        /**
+         * Whether OpenBLAS's threaded SGEMM gives one thread's bits on this CPU's kernels (with K in blocks of
+         * {@link #K_BLOCK}). Checked (GemmTest, GemmThreadsTest, OPENBLAS_CORETYPE) for OpenBLAS 0.3.31's SkylakeX and
+         * Cooperlake kernels; its Haswell (AVX2) kernels differ in the last bit for every tested shape even so.
+         * Elsewhere, or with {@code -Dddpm4j.gemm.threads=rows}, a large product is cut into fixed row blocks,
+         * single-threaded calls spread over Parallel's pool (slower, and the same bits for any thread count).
+         */
+        static final boolean THREADED_SAME_BITS = IMPL == Impl.OPENBLAS
+                && java.util.Set.of("skylakex", "cooperlake").contains(OpenBlas.corename().toLowerCase(java.util.Locale.ROOT))
+                && !"rows".equalsIgnoreCase(System.getProperty("ddpm4j.gemm.threads"));
 
         private static Impl choose() {
             if ("java".equalsIgnoreCase(System.getProperty("ddpm4j.gemm"))) return Impl.JAVA;
@@ -52,7 +62,9 @@ public final class Gemm {
         if (Choice.IMPL == Impl.OPENBLAS && k > 0) {
             int threads = (int) Math.min(Parallel.threads(), (long) m * n * k / SPLIT_MACS);
             boolean nat = a.isNative() && b.isNative() && c.isNative();
-            if (threads > 1 && nat && Parallel.tryTakePool()) {
+            if (!Choice.THREADED_SAME_BITS) {
+                rowBlocks(threads > 1 && shared(a) && shared(b) && shared(c), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            } else if (threads > 1 && nat && Parallel.tryTakePool()) {
                 // OpenBLAS's own threads, as PyTorch uses them (measured 89-91% of the 2-core FMA peak at 512-2048
                 // cubed, against 59-86% for row blocks of single-threaded calls on Parallel's pool)
                 try {
@@ -67,6 +79,39 @@ public final class Gemm {
         } else {
             JavaGemm.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
+    }
+
+    /** Rows per block where OpenBLAS's threads would not give one thread's bits: fixed, so the bits are too. */
+    static final int ROW_BLOCK = 128;
+
+    /** Whether large products run on OpenBLAS's threads (else on fixed row blocks; see Choice.THREADED_SAME_BITS). */
+    static boolean openBlasThreads() {
+        return Choice.THREADED_SAME_BITS;
+    }
+
+    /** A thread that is never started: a segment it may access is not confined to the caller's thread. */
+    private static final Thread ELSEWHERE = new Thread(() -> {});
+
+    private static boolean shared(MemorySegment s) {
+        return s.isAccessibleBy(ELSEWHERE);
+    }
+
+    // C in fixed blocks of ROW_BLOCK rows, each one single-threaded OpenBLAS call: on Parallel's pool when parallel
+    // (and not already inside a pool task), else one after another. Each element's sum runs in the same call whatever
+    // the thread count.
+    private static void rowBlocks(boolean parallel, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                                  MemorySegment a, int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
+        int blocks = (m + ROW_BLOCK - 1) / ROW_BLOCK;
+        Parallel.Body body = (w, lo, hi) -> {
+            for (int blk = lo; blk < hi; blk++) {
+                int r0 = blk * ROW_BLOCK, rows = Math.min(ROW_BLOCK, m - r0);
+                // rows r0.. of op(A): A stored (M, K) -> row offset r0 * lda; transposed (K, M) -> column offset r0
+                MemorySegment ar = a.asSlice(4L * (transA ? r0 : (long) r0 * lda));
+                blas(1, transA, transB, rows, n, k, alpha, ar, lda, b, ldb, beta, c.asSlice(4L * r0 * ldc), ldc);
+            }
+        };
+        if (parallel && blocks > 1) Parallel.forRange(blocks, 1, body);
+        else body.run(0, 0, blocks);
     }
 
     /** Products smaller than this many multiply-adds run on one thread (waking threads costs more than it gains). */

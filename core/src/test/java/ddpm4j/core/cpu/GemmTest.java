@@ -103,7 +103,8 @@ class GemmTest {
         // 160 random shapes differed)
         return Stream.of(Arguments.of(512, 512, 512), Arguments.of(1000, 37, 513), Arguments.of(37, 1000, 300),
                 Arguments.of(257, 129, 1025), Arguments.of(64, 4096, 64), Arguments.of(4096, 64, 64),
-                Arguments.of(1010, 1507, 1838), Arguments.of(433, 234, 347), Arguments.of(787, 524, 525));
+                Arguments.of(1010, 1507, 1838), Arguments.of(433, 234, 347), Arguments.of(787, 524, 525),
+                Arguments.of(300, 200, 385), Arguments.of(129, 300, 700), Arguments.of(200, 333, 768), Arguments.of(96, 500, 1153), Arguments.of(640, 640, 2048));
     }
 
     @Test
