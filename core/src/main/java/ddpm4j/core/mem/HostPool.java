@@ -2,8 +2,9 @@
 // Off-heap host memory for the CPU and reference backends: exact-size free lists, so a training step that allocates
 // the same shapes every iteration reuses the same segments instead of calling malloc. The cache never lifts the
 // footprint (live + cached) above the highest live total seen: a miss takes a cached chunk of up to twice its size, else
-// frees the oldest cached chunks. Chunks of 256 KiB and more are mapped pages (PageMemory). Each chunk has its own
-// shared arena, closed by eviction, trim() or close(): the pool is the one owner of every byte it hands out.
+// the oldest cached chunks give their pages back to the kernel. Chunks of 256 KiB and more are mapped pages
+// (PageMemory). Each chunk has its own shared arena, closed by trim() or close(): the pool is the one owner of every
+// byte it hands out.
 package ddpm4j.core.mem;
 
 import java.lang.foreign.Arena;
@@ -11,27 +12,34 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
 /** A thread-safe pool of 64-byte aligned native segments. */
 public final class HostPool implements AutoCloseable {
-    /** One allocation: its arena is closed when the chunk leaves the pool for good. */
-    public record Chunk(Arena arena, MemorySegment segment) {}
+    /**
+     * One allocation: its arena is closed when the chunk leaves the pool for good. {@code mapping} is the
+     * PageMemory.Mapping behind a mapped chunk (null for a malloc'ed one).
+     */
+    public record Chunk(Arena arena, MemorySegment segment, Object mapping) {}
 
     private static final long ALIGN = 64;
 
     private final String owner;
     private final TreeMap<Long, ArrayDeque<Chunk>> free = new TreeMap<>();
-    /** Every cached chunk, oldest first: what a miss evicts when the footprint would pass {@link #highWater}. */
+    /** Mapped chunks whose pages were given back (no resident memory), by size. */
+    private final TreeMap<Long, ArrayDeque<Chunk>> cold = new TreeMap<>();
+    /** Every cached mapped chunk, oldest first: what a miss evicts when the footprint would pass {@link #highWater}. */
     private final LinkedHashSet<Chunk> age = new LinkedHashSet<>();
     private long liveBytes, cachedBytes, peakBytes, allocations, reuses, evictions;
     /** The most bytes ever live at once (never reset): the footprint the cache may fill up to. */
     private long highWater;
     /**
-     * Whether the footprint is capped ({@code -Dddpm4j.pool.cap}, default true). The cap costs page faults: on the MNIST
-     * U-Net at batch 16 about 90 MiB of chunks per training step are freed and mapped again (about 10k faults with
-     * huge pages), for a resident peak about 40 MiB lower.
+     * Whether the footprint is capped ({@code -Dddpm4j.pool.cap}, default true). Measured (2 training steps or 3
+     * sampling steps in a fresh JVM, peak RSS with / without): MNIST U-Net training at batch 16 974 / 1039 MiB,
+     * CIFAR-10 training at batch 8 1448 / 1607, CIFAR-10 sampling at batch 16 656 / 781. The cost: about 90 MiB of
+     * pages per MNIST training step given back and faulted in again, and the pool's own time 6 instead of 2 ms a step.
      */
     private static final boolean CAP = !"false".equalsIgnoreCase(System.getProperty("ddpm4j.pool.cap"));
     private boolean closed;
@@ -44,16 +52,19 @@ public final class HostPool implements AutoCloseable {
     public synchronized Chunk take(long bytes) {
         if (closed) throw new IllegalStateException(owner + ": memory pool is closed");
         long size = sizeClass(bytes);
-        Chunk c = reuse(size);
+        Chunk c = reuse(free, size);
         // A miss that would lift the footprint (live + cached) above the most ever live: first a cached chunk of up to
-        // twice the size, else the oldest cached chunks are freed. Chunks of sizes one phase no longer asks for (the
-        // forward pass's, while the backward pass allocates gradients) sat beside new ones otherwise: 65 MiB above the
-        // live peak on the MNIST U-Net's first training step, and the process's resident peak with it.
+        // twice the size, else the oldest cached mapped chunks give their pages back. Chunks of sizes one phase no
+        // longer asks for (the forward pass's, while the backward pass allocates gradients) sat beside new ones
+        // otherwise: 65 MiB above the live peak on the MNIST U-Net's first training step, and the resident peak too.
         if (c == null && CAP && liveBytes + cachedBytes + size > highWater) {
             Map.Entry<Long, ArrayDeque<Chunk>> bigger = free.ceilingEntry(size);
-            if (bigger != null && bigger.getKey() <= 2 * size) c = reuse(bigger.getKey());
+            if (bigger != null && bigger.getKey() <= 2 * size) c = reuse(free, bigger.getKey());
             else evict(liveBytes + size - highWater);
         }
+        // a mapping of this size whose pages were given back: no system call, its pages fault in as they are written
+        // (exactly this size: a larger one would count as live beyond what is used, and lift the cap with it)
+        if (c == null) c = reuse(cold, size);
         if (c == null) c = fresh(size);
         liveBytes += c.segment().byteSize();
         peakBytes = Math.max(peakBytes, liveBytes);
@@ -61,14 +72,16 @@ public final class HostPool implements AutoCloseable {
         return c;
     }
 
-    /** The most recently cached chunk of exactly {@code size} bytes, taken out of the cache, or null. */
-    private Chunk reuse(long size) {
-        ArrayDeque<Chunk> q = free.get(size);
+    /** The most recently cached chunk of exactly {@code size} bytes from {@code lists}, taken out, or null. */
+    private Chunk reuse(TreeMap<Long, ArrayDeque<Chunk>> lists, long size) {
+        ArrayDeque<Chunk> q = lists.get(size);
         if (q == null) return null;
         Chunk c = q.pollFirst();
-        if (q.isEmpty()) free.remove(size);
-        age.remove(c);
-        cachedBytes -= size;
+        if (q.isEmpty()) lists.remove(size);
+        if (lists == free) {
+            if (c.mapping() != null) age.remove(c);
+            cachedBytes -= size;
+        }
         reuses++;
         return c;
     }
@@ -77,7 +90,13 @@ public final class HostPool implements AutoCloseable {
     private Chunk fresh(long size) {
         Arena arena = Arena.ofShared();
         try {
-            Chunk c = new Chunk(arena, PageMemory.maps(size) ? PageMemory.map(arena, size) : arena.allocate(size, ALIGN));
+            Chunk c;
+            if (PageMemory.maps(size)) {
+                PageMemory.Mapped m = PageMemory.map(arena, size);
+                c = new Chunk(arena, m.segment(), m.mapping());
+            } else {
+                c = new Chunk(arena, arena.allocate(size, ALIGN), null);
+            }
             allocations++;
             return c;
         } catch (OutOfMemoryError e) {
@@ -94,34 +113,42 @@ public final class HostPool implements AutoCloseable {
         liveBytes -= size;
         if (closed) { c.arena().close(); return; }
         free.computeIfAbsent(size, k -> new ArrayDeque<>()).addFirst(c);
-        age.add(c);
+        if (c.mapping() != null) age.add(c);
         cachedBytes += size;
     }
 
-    /** Frees the oldest cached chunks until the cache is at most {@code highWater - room} bytes. */
+    /**
+     * Gives back the pages of the oldest cached mapped chunks (madvise DONTNEED) until the cache is at most
+     * {@code highWater - room} bytes; each keeps its mapping and arena, cold, for a later request of its size. Closing
+     * its arena instead cost a handshake with every Java thread, about 0.1-0.2 ms, 10-25 ms per MNIST training step.
+     * Small chunks (malloc'ed) stay cached.
+     */
     private void evict(long room) {
         Iterator<Chunk> it = age.iterator();
-        while (cachedBytes > 0 && cachedBytes + room > 0 && it.hasNext()) {
+        while (cachedBytes + room > 0 && it.hasNext()) {
             Chunk c = it.next();
             it.remove();
-            long size = c.segment().byteSize();
+            long bytes = c.segment().byteSize();
             // the oldest chunk of its size is the last of its LIFO list
-            ArrayDeque<Chunk> q = free.get(size);
+            ArrayDeque<Chunk> q = free.get(bytes);
             if (q.peekLast() == c) q.pollLast(); else q.remove(c);
-            if (q.isEmpty()) free.remove(size);
-            cachedBytes -= size;
+            if (q.isEmpty()) free.remove(bytes);
+            cachedBytes -= bytes;
             evictions++;
-            c.arena().close();
+            PageMemory.release((PageMemory.Mapping) c.mapping());
+            cold.computeIfAbsent(bytes, k -> new ArrayDeque<>()).addFirst(c);
         }
     }
 
-    /** Frees every cached (unused) chunk. */
+    /** Frees every cached (unused) chunk, and the mappings whose pages were given back. */
     public synchronized void trim() { trimLocked(); }
 
     private void trimLocked() {
-        for (ArrayDeque<Chunk> q : free.values())
-            for (Chunk c : q) c.arena().close();
+        for (TreeMap<Long, ArrayDeque<Chunk>> lists : List.of(free, cold))
+            for (ArrayDeque<Chunk> q : lists.values())
+                for (Chunk c : q) c.arena().close();
         free.clear();
+        cold.clear();
         age.clear();
         cachedBytes = 0;
     }
@@ -142,8 +169,9 @@ public final class HostPool implements AutoCloseable {
 
     public synchronized long reuses() { return reuses; }
 
-    /** Number of cached chunks freed to keep the footprint at the high-water mark of live bytes. */
+    /** Number of cached chunks whose pages were given back to keep the footprint at the high-water mark of live bytes. */
     public synchronized long evictions() { return evictions; }
+
 
     /** Frees cached chunks now and live ones as they come back. */
     @Override

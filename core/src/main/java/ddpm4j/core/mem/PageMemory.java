@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Large pool chunks straight from the kernel (mmap / munmap through FFM) on Linux, so memory the pool frees goes back
 // to the system at once. Through malloc it did not: glibc raises its mmap threshold after the first large free and
-// keeps later blocks in its own heaps. Elsewhere, or with -Dddpm4j.pool.mmap=false, chunks come from Arena.allocate.
+// keeps later blocks in its own heaps. A chunk the pool evicts gives its pages back (madvise) and keeps its mapping.
+// Elsewhere, or with -Dddpm4j.pool.mmap=false, chunks come from Arena.allocate.
 package ddpm4j.core.mem;
 
 import java.lang.foreign.Arena;
@@ -23,6 +24,8 @@ final class PageMemory {
     /** From this size on a mapping asks for transparent huge pages (this kernel's THP mode is "madvise"). */
     static final long HUGE_BYTES = 4L << 20;
     private static final int MADV_HUGEPAGE = 14;
+    private static final int MADV_DONTNEED = 4;
+    private static final boolean HUGE = !"false".equalsIgnoreCase(System.getProperty("ddpm4j.pool.hugepages"));
     private static final MethodHandle MMAP, MUNMAP, MADVISE;
 
     static {
@@ -36,14 +39,19 @@ final class PageMemory {
                 map = l.downcallHandle(m.get(), FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
                 unmap = l.downcallHandle(u.get(), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
                 var a = l.defaultLookup().find("madvise");
-                if (a.isPresent() && !"false".equalsIgnoreCase(System.getProperty("ddpm4j.pool.hugepages")))
-                    advise = l.downcallHandle(a.get(), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+                if (a.isPresent()) advise = l.downcallHandle(a.get(), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
             }
         }
-        MMAP = map;
+        MMAP = advise == null ? null : map;   // eviction needs madvise
         MUNMAP = unmap;
         MADVISE = advise;
     }
+
+    /** One mapping: its arena's cleanup unmaps it. */
+    record Mapping(long address, long bytes) {}
+
+    /** A mapped segment and the mapping behind it. */
+    record Mapped(MemorySegment segment, Mapping mapping) {}
 
     private PageMemory() {}
 
@@ -56,8 +64,7 @@ final class PageMemory {
      * {@code bytes} of zeroed memory owned by {@code arena}: unmapped when the arena closes. Throws OutOfMemoryError
      * when the kernel refuses.
      */
-    @SuppressWarnings("restricted")
-    static MemorySegment map(Arena arena, long bytes) {
+    static Mapped map(Arena arena, long bytes) {
         MemorySegment p;
         try {
             p = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, bytes, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0L);
@@ -65,7 +72,27 @@ final class PageMemory {
             throw new IllegalStateException("mmap of " + bytes + " bytes failed", t);
         }
         if (p.address() == -1L) throw new OutOfMemoryError("mmap refused " + bytes + " bytes");
-        if (MADVISE != null && bytes >= HUGE_BYTES) {
+        return own(arena, p, bytes);
+    }
+
+    /**
+     * Gives the mapping's pages back to the kernel (madvise MADV_DONTNEED): resident memory drops at once, the
+     * mapping stays valid and reads as zeros, pages come back (zeroed) as they are written.
+     */
+    static void release(Mapping m) {
+        try {
+            int rc = (int) MADVISE.invokeExact(MemorySegment.ofAddress(m.address()), m.bytes(), MADV_DONTNEED);
+            if (rc != 0) throw new IllegalStateException("madvise(DONTNEED) of " + m.bytes() + " bytes failed");
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    @SuppressWarnings("restricted")
+    private static Mapped own(Arena arena, MemorySegment p, long bytes) {
+        if (HUGE && bytes >= HUGE_BYTES) {
             // 2 MiB pages where the kernel has them: 512x fewer page faults when a freed chunk's size comes back, and
             // fewer TLB misses; only a hint (an error, e.g. THP "never", changes nothing)
             try {
@@ -74,7 +101,8 @@ final class PageMemory {
                 throw new IllegalStateException("madvise failed", t);
             }
         }
-        return p.reinterpret(bytes, arena, s -> unmap(s.address(), bytes));
+        Mapping m = new Mapping(p.address(), bytes);
+        return new Mapped(p.reinterpret(bytes, arena, seg -> unmap(m.address, m.bytes)), m);
     }
 
     private static void unmap(long address, long bytes) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -63,11 +64,35 @@ class HostPoolTest {
             p.give(c);
             assertEquals(0, p.liveBytes());
             assertEquals(2 * M, p.cachedBytes());
-            HostPool.Chunk small = p.take(M / 2);                             // 2 MiB > 2 x 512 KiB: evicts, maps anew
+            HostPool.Chunk small = p.take(M / 2);                             // 2 MiB > 2 x 512 KiB: evicts
             assertEquals(1, p.evictions());
             assertEquals(0, p.cachedBytes());
             assertEquals(M / 2, small.segment().byteSize());
             p.give(small);
+        }
+    }
+
+    /** An evicted mapped chunk gives its pages back but keeps its mapping, and serves a later request of its size. */
+    @Test
+    void anEvictedChunkTurnsColdAndIsUsedAgain() {
+        assumeTrue(PageMemory.maps(PageMemory.MIN_BYTES), "needs mmap and madvise (Linux)");
+        try (HostPool p = new HostPool("test")) {
+            HostPool.Chunk a = p.take(6 * M);
+            a.segment().fill((byte) 7);
+            p.give(a);
+            HostPool.Chunk b = p.take(2 * M);          // 2 + 6 > 6 MiB, 6 > 2 x 2: a's pages are given back
+            assertEquals(1, p.evictions());
+            assertEquals(0, p.cachedBytes());
+            assertTrue(a.arena().scope().isAlive(), "a keeps its mapping");
+            p.give(b);
+            HostPool.Chunk again = p.take(6 * M);       // b is evicted in turn; a comes back from the cold list
+            assertSame(a, again);
+            assertEquals(2, p.evictions());
+            assertEquals(0, again.segment().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 6 * M - 1), "released pages read as zero");
+            again.segment().fill((byte) 5);
+            assertEquals(5, again.segment().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0));
+            p.give(again);
+            assertEquals(2, p.allocations(), "a and b only");
         }
     }
 
