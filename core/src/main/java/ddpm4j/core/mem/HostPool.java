@@ -53,11 +53,11 @@ public final class HostPool implements AutoCloseable {
         if (closed) throw new IllegalStateException(owner + ": memory pool is closed");
         long size = sizeClass(bytes);
         Chunk c = reuse(free, size);
-        // A miss that would lift the footprint (live + cached) above the most ever live: first a cached chunk of up to
-        // twice the size, else the oldest cached mapped chunks give their pages back. Chunks of sizes one phase no
+        // A miss of a mapped size that would lift the footprint (live + cached) above the most ever live: first a cached
+        // chunk of up to twice the size, else the oldest cached mapped chunks give their pages back. Chunks of sizes one phase no
         // longer asks for (the forward pass's, while the backward pass allocates gradients) sat beside new ones
         // otherwise: 65 MiB above the live peak on the MNIST U-Net's first training step, and the resident peak too.
-        if (c == null && CAP && liveBytes + cachedBytes + size > highWater) {
+        if (c == null && CAP && PageMemory.maps(size) && liveBytes + cachedBytes + size > highWater) {
             Map.Entry<Long, ArrayDeque<Chunk>> bigger = free.ceilingEntry(size);
             if (bigger != null && bigger.getKey() <= 2 * size) c = reuse(free, bigger.getKey());
             else evict(liveBytes + size - highWater);
