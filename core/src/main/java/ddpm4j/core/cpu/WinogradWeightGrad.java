@@ -102,6 +102,7 @@ final class WinogradWeightGrad {
         try (WinogradScratch scratch = WinogradScratch.take(be, vSize + mSize + 36L * uPlane + L)) {
             MemorySegment v = scratch.seg.asSlice(0, 4 * vSize), m = scratch.seg.asSlice(4 * vSize, 4 * mSize);
             MemorySegment du = scratch.seg.asSlice(4 * (vSize + mSize));
+            float[] bsum = dbias == null ? null : new float[k];
             for (int ch = 0; ch < chunks; ch++) {
                 int p0 = ch * tc, cnt = Math.min(tc, tiles - p0), groups = (cnt + L - 1) / L;
                 // 1. V[xi][c][t] and M'[xi][k][t] for the chunk's tiles, L tiles per group
@@ -113,6 +114,7 @@ final class WinogradWeightGrad {
                 float beta = ch == 0 ? 0f : 1f;
                 Parallel.forRange(36, 1, (wk, lo, hi) -> {
                     for (int xi = lo; xi < hi; xi++) {
+                        if (xi == BIAS_XI && bsum != null) tileSums(m, (long) xi * mPlane, tc, cnt, k, bsum);
                         gemm(k, c, cnt, m.asSlice(4L * xi * mPlane, 4L * k * tc), tc, v.asSlice(4L * xi * vPlane, 4L * c * tc), tc,
                                 beta, du.asSlice(4L * xi * uPlane, 4L * kc));
                     }
@@ -124,17 +126,27 @@ final class WinogradWeightGrad {
                 Ctx w = CTX.get();
                 for (int b = lo; b < hi; b++) outputTransform(w, du, uPlane, dw, b * L, Math.min(L, kc - b * L));
             });
+            // 4. dbias[k] = the sum over chunks of their tiles' sums of dy
+            if (dbias != null) MemorySegment.copy(bsum, 0, dbias, JAVA_FLOAT, 0, k);
         }
-        // 4. dbias[k] = sum over samples of dy's planes (each summed in a fixed order)
-        if (dbias != null) {
-            long hwo = (long) g.ho() * g.wo();
-            Parallel.forRange(k, Math.max(1, k / (4 * Parallel.threads())), (wk, lo, hi) -> {
-                for (int kk = lo; kk < hi; kk++) {
-                    float acc = 0f;
-                    for (int n = 0; n < g.n(); n++) acc += CpuConv2d.sum(dy, ((long) n * k + kk) * hwo, (int) hwo);
-                    dbias.setAtIndex(JAVA_FLOAT, kk, acc);
-                }
-            });
+    }
+
+    /**
+     * The point xi = 6 + 1 of M' = A dY A^T: row 1 of A is all ones (A d = d0, d0+d1+d2+d3, ...), so M'[7] holds each
+     * tile's sum of dy (zero beyond Ho x Wo), and the bias gradient comes from it at no extra pass over dy.
+     */
+    private static final int BIAS_XI = 7;
+
+    // bsum[k] += sum of m[at + k * tc + t] for t < cnt (lanes then their sum, in a fixed order)
+    private static void tileSums(MemorySegment m, long at, int tc, int cnt, int k, float[] bsum) {
+        for (int kk = 0; kk < k; kk++) {
+            long row = at + (long) kk * tc;
+            FloatVector acc = FloatVector.zero(S);
+            int t = 0;
+            for (int bound = S.loopBound(cnt); t < bound; t += L) acc = acc.add(FloatVector.fromMemorySegment(S, m, 4 * (row + t), LE));
+            float sum = CpuMem.sumLanes(acc);
+            for (; t < cnt; t++) sum += m.getAtIndex(JAVA_FLOAT, row + t);
+            bsum[kk] += sum;
         }
     }
 
