@@ -3,7 +3,7 @@
 // zero-padded copy of each sample, then OpenBLAS GEMM, one sample per worker. Backward-input is GEMM + col2im;
 // backward-weight accumulates dW^T per worker. -Dddpm4j.onednn=false selects the im2col path. 3x3 stride-1 forward
 // and backward-input of the sizes where it wins (WinogradConv2d.preferred) go to WinogradConv2d when it is enabled,
-// weight gradients to WinogradWeightGrad.
+// weight gradients to WinogradWeightGrad (their scratch from the tensors' backend pool).
 // Definition: RefLayers.conv2dForward / conv2dBackwardInput / conv2dBackwardWeight. Test: CpuConv2dTest.
 package ddpm4j.core.cpu;
 
@@ -23,21 +23,21 @@ final class CpuConv2d {
     // x: (N, C, H, W)  w: (K, C, R, S)  bias: (K) or null  out: (N, K, Ho, Wo)
     static void forward(Tensor out, Tensor x, Tensor w, Tensor bias, ConvGeom g) {
         MemorySegment o = CpuMem.seg(out), xs = CpuMem.seg(x), ws = CpuMem.seg(w), b = CpuMem.seg(bias);
-        if (WinogradConv2d.use(g, false)) WinogradConv2d.forward(o, xs, ws, b, g);
+        if (WinogradConv2d.use(g, false)) WinogradConv2d.forward(x.backend(), o, xs, ws, b, g);
         else if (!(DnnlConv2d.enabled() && DnnlConv2d.forward(o, xs, ws, b, g))) forwardIm2col(o, xs, ws, b, g);
     }
 
     // dx: (N, C, H, W) from dy: (N, K, Ho, Wo) and w: (K, C, R, S)
     static void backwardInput(Tensor dx, Tensor dy, Tensor w, ConvGeom g) {
         MemorySegment d = CpuMem.seg(dx), gy = CpuMem.seg(dy), ws = CpuMem.seg(w);
-        if (WinogradConv2d.use(g, true)) WinogradConv2d.backwardData(d, gy, ws, g);
+        if (WinogradConv2d.use(g, true)) WinogradConv2d.backwardData(dy.backend(), d, gy, ws, g);
         else if (!(DnnlConv2d.enabled() && DnnlConv2d.backwardData(d, gy, ws, g))) backwardInputIm2col(d, gy, ws, g);
     }
 
     // dw: (K, C, R, S) and dbias: (K) or null, overwritten
     static void backwardWeight(Tensor dw, Tensor dbias, Tensor dy, Tensor x, ConvGeom g) {
         MemorySegment dws = CpuMem.seg(dw), db = CpuMem.seg(dbias), gy = CpuMem.seg(dy), xs = CpuMem.seg(x);
-        if (WinogradWeightGrad.use(g)) WinogradWeightGrad.backwardWeights(dws, db, gy, xs, g);
+        if (WinogradWeightGrad.use(g)) WinogradWeightGrad.backwardWeights(x.backend(), dws, db, gy, xs, g);
         else if (!(DnnlConv2d.enabled() && DnnlConv2d.backwardWeights(dws, db, gy, xs, g))) backwardWeightIm2col(dws, db, gy, xs, g);
     }
 

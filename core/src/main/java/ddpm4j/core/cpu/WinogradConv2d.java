@@ -4,8 +4,8 @@
 // dispatches here (-Dddpm4j.winograd). Definition: RefLayers.conv2dForward / conv2dBackwardInput. Test: WinogradConv2dTest.
 package ddpm4j.core.cpu;
 
+import ddpm4j.core.Backend;
 import ddpm4j.core.Backend.ConvGeom;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
@@ -97,8 +97,13 @@ final class WinogradConv2d {
 
     // out: (N, K, Ho, Wo)  x: (N, C, H, W)  w: (K, C, 3, 3)  bias: (K) or null
     static void forward(MemorySegment out, MemorySegment x, MemorySegment w, MemorySegment bias, ConvGeom g) {
+        forward(null, out, x, w, bias, g);
+    }
+
+    /** As above with scratch from {@code be}'s pool (null: an arena per call). */
+    static void forward(Backend be, MemorySegment out, MemorySegment x, MemorySegment w, MemorySegment bias, ConvGeom g) {
         check(g);
-        run(out, x, w, false, bias, new Geo(g.n(), g.c(), g.h(), g.w(), g.k(), g.ho(), g.wo(), g.padTop(), g.padLeft()));
+        run(be, out, x, w, false, bias, new Geo(g.n(), g.c(), g.h(), g.w(), g.k(), g.ho(), g.wo(), g.padTop(), g.padLeft()));
     }
 
     // dx: (N, C, H, W) from dy: (N, K, Ho, Wo). dx[c, y, x] = sum_{k,r,s} dy[k, y + pt - r, x + pl - s] w[k, c, r, s]
@@ -106,8 +111,13 @@ final class WinogradConv2d {
     // dy with the weights rotated 180 degrees and K, C swapped, padded by (2 - pt, 2 - pl) (negative: cropped), cut to
     // H x W.
     static void backwardData(MemorySegment dx, MemorySegment dy, MemorySegment w, ConvGeom g) {
+        backwardData(null, dx, dy, w, g);
+    }
+
+    /** As above with scratch from {@code be}'s pool (null: an arena per call). */
+    static void backwardData(Backend be, MemorySegment dx, MemorySegment dy, MemorySegment w, ConvGeom g) {
         check(g);
-        run(dx, dy, w, true, null,
+        run(be, dx, dy, w, true, null,
                 new Geo(g.n(), g.k(), g.ho(), g.wo(), g.c(), g.h(), g.w(), 2 - g.padTop(), 2 - g.padLeft()));
     }
 
@@ -130,35 +140,15 @@ final class WinogradConv2d {
     }
 
     /**
-     * Per-thread buffers, grown on demand and kept. The block-sized ones and the padded input are heap arrays (the
-     * gathers read float[]; OpenBLAS pins them). The transformed weights U and the double copy of the weights, the
-     * largest (216 bytes per K x C pair: 28 MB at 512 -> 256 channels), are native and freed as soon as they grow,
-     * so a run does not leave a trail of outgrown buffers behind until some collection.
+     * Per-thread buffers of a few KB. The large ones (U, and V and M per worker) are per call, from the backend's pool
+     * (WinogradScratch), and the input is padded a block and a channel at a time into the thread's slab, so a run keeps
+     * no buffer of the layers' sizes between calls.
      */
     private static final class Ctx {
-        float[] pad = new float[0], v = new float[0], m = new float[0];
-        MemorySegment u = MemorySegment.NULL, w = MemorySegment.NULL;
-        /** The arena behind u and w: closed when they grow, and by a Cleaner once this Ctx (its thread) is gone. */
-        private final Arena[] arena = new Arena[1];
-
-        Ctx() {
-            Arena[] a = arena;   // the cleaning action must not reach this Ctx
-            CLEANER.register(this, () -> { if (a[0] != null) a[0].close(); });
-        }
-
-        /** U of at least {@code floats} floats and the weights' copy of {@code doubles} doubles (contents undefined). */
-        void ensureNative(long floats, long doubles) {
-            if (u.byteSize() >= 4 * floats && w.byteSize() >= 8 * doubles) return;
-            long uBytes = 4 * Math.max(floats, u.byteSize() / 4), wBytes = 8 * Math.max(doubles, w.byteSize() / 8);
-            if (arena[0] != null) arena[0].close();   // no block is running: run() grows before it starts them
-            arena[0] = Arena.ofShared();
-            u = arena[0].allocate(uBytes, 64);
-            w = arena[0].allocate(wBytes, 64);
-        }
         final float[] tmp = new float[36 * L], y = new float[16 * L];
         int[] idx = new int[0], obase = new int[0], lim = new int[0];
         boolean[] whole = new boolean[0];
-        final double[] wtmp = new double[18 * DL];
+        final double[] wtmp = new double[18 * DL], taps = new double[9 * DL];
     }
 
     /**
@@ -167,52 +157,48 @@ final class WinogradConv2d {
      */
     static final int SKEW = 16;
 
-    static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
     private static final ThreadLocal<Ctx> CTX = ThreadLocal.withInitial(Ctx::new);
-
-    private static float[] grow(float[] a, long n) {
-        return a.length >= n ? a : new float[Math.toIntExact(n)];
-    }
 
     private static int[] grow(int[] a, int n) {
         return a.length >= n ? a : new int[n];
     }
 
-    // 1. U = G g G^T for every (co, ci); 2. zero-padded copy of the input; 3. per block of tiles, on one worker:
-    //    V = B^T d B, the 36 GEMMs M = U V, Y = A^T M A + bias into out.
-    private static void run(MemorySegment out, MemorySegment in, MemorySegment w, boolean rotate, MemorySegment bias,
-                            Geo q) {
-        Ctx ctx = CTX.get();
-        int kc = q.co() * q.ci(), chunks = (kc + DL - 1) / DL, plane = chunks * DL + SKEW;
-        ctx.ensureNative(36L * plane, 9L * plane);
-        MemorySegment u = ctx.u, wd = ctx.w;
-        float[] pad = ctx.pad = grow(ctx.pad, (long) q.n() * q.ci() * q.hp() * q.wp() + 2 * L);   // + the row loads' overrun
-        Parallel.forRange(chunks, Math.max(1, chunks / Parallel.threads()),
-                (wk, lo, hi) -> weights(u, wd, w, plane, rotate, kc, CTX.get().wtmp, lo, hi));
-        int planes = q.n() * q.ci();
-        Parallel.forRange(planes, Math.max(1, planes / (4 * Parallel.threads())),
-                (wk, lo, hi) -> padInput(pad, in, q, lo, hi));
-        int tiles = q.tiles(), blocks = (tiles + BLOCK - 1) / BLOCK;
-        Parallel.forRange(blocks, 1, (wk, lo, hi) -> {
-            Ctx c = CTX.get();
-            for (int b = lo; b < hi; b++) {
-                block(c, out, u, plane, rotate, pad, bias, q, b * BLOCK, Math.min(BLOCK, tiles - b * BLOCK));
-            }
-        });
+    // 1. U = G g G^T for every (co, ci); 2. per block of tiles, on one worker: V = B^T d B (d from the block's rows of
+    //    the input, zero-padded one channel at a time), the 36 GEMMs M = U V, Y = A^T M A + bias into out.
+    //    Scratch: U, then V and M for each worker, from one pooled buffer.
+    private static void run(Backend be, MemorySegment out, MemorySegment in, MemorySegment w, boolean rotate,
+                            MemorySegment bias, Geo q) {
+        int kc = q.co() * q.ci(), chunks = (kc + DL - 1) / DL, plane = chunks * DL + SKEW, threads = Parallel.threads();
+        long uSize = WinogradScratch.lines(36L * plane), vSize = WinogradScratch.lines(36L * (q.ci() * BLOCK + SKEW));
+        long mSize = WinogradScratch.lines(36L * (q.co() * BLOCK + SKEW));
+        try (WinogradScratch s = WinogradScratch.take(be, uSize + threads * (vSize + mSize))) {
+            MemorySegment u = s.seg.asSlice(0, 4 * uSize);
+            Parallel.forRange(chunks, Math.max(1, chunks / threads),
+                    (wk, lo, hi) -> weights(u, w, plane, rotate, kc, CTX.get(), lo, hi));
+            int tiles = q.tiles(), blocks = (tiles + BLOCK - 1) / BLOCK;
+            Parallel.forRange(blocks, 1, (wk, lo, hi) -> {
+                Ctx c = CTX.get();
+                long at = 4 * (uSize + wk * (vSize + mSize));
+                MemorySegment v = s.seg.asSlice(at, 4 * vSize), m = s.seg.asSlice(at + 4 * vSize, 4 * mSize);
+                for (int b = lo; b < hi; b++) {
+                    block(c, out, u, plane, rotate, in, v, m, bias, q, b * BLOCK, Math.min(BLOCK, tiles - b * BLOCK));
+                }
+            });
+        }
     }
 
     // U[xi * plane + f] = (G g G^T)[xi] for g = w[f] (forward) or rot180(w[f]) (backward), f = k * C + c in the
-    // weights' own (K, C) order, DL at a time from wd[e * plane + f] = w[f][e] (tap-major: contiguous loads). The
+    // weights' own (K, C) order, DL at a time from taps[e * DL + j] = w[f + j][e] (tap-major: contiguous loads). The
     // backward GEMM reads U[xi] transposed, (c, k) at f. In double, so U is rounded once: A^T's cancellations
     // (coefficients up to 8) amplify its error, and a float transform measured 1.5x the output error.
-    private static void weights(MemorySegment u, MemorySegment wd, MemorySegment w, int plane, boolean rotate, int kc, double[] tmp,
-                                int lo, int hi) {
-        for (int f = lo * DL, end = Math.min(kc, hi * DL); f < end; f++)
-            for (int e = 0; e < 9; e++) wd.setAtIndex(JAVA_DOUBLE, (long) e * plane + f, w.getAtIndex(JAVA_FLOAT, 9L * f + e));
+    private static void weights(MemorySegment u, MemorySegment w, int plane, boolean rotate, int kc, Ctx c, int lo, int hi) {
+        double[] taps = c.taps, tmp = c.wtmp;
         for (int f = lo * DL, end = Math.min(kc, hi * DL); f < end; f += DL) {
+            for (int j = 0; j < DL; j++)
+                for (int e = 0; e < 9; e++) taps[e * DL + j] = f + j < kc ? w.getAtIndex(JAVA_FLOAT, 9L * (f + j) + e) : 0;
             for (int s = 0; s < 3; s++) {             // t = G g (6 x 3), into tmp; column s of g holds taps s, 3 + s, 6 + s
-                int o = (rotate ? 8 - s : s) * plane + f, d = (rotate ? -3 : 3) * plane;
-                gColumn(wd, o, o + d, o + 2 * d, tmp, s * DL);
+                int o = (rotate ? 8 - s : s) * DL, d = (rotate ? -3 : 3) * DL;
+                gColumn(taps, o, o + d, o + 2 * d, tmp, s * DL);
             }
             for (int a = 0; a < 6; a++) gRow(tmp, a * 3 * DL, u, a * 6 * plane + f, plane);   // U = t G^T
         }
@@ -225,10 +211,10 @@ final class WinogradConv2d {
 
     // The rows of G multiplied out: (G g)_a for a = 0..5. The helpers below take arrays, not vectors, so a vector never
     // crosses a call that C2 declines to inline (NodeCountInliningCutoff), which would box it.
-    // tmp[off + (3 a) * DL] = (G g)_a with g_i = wd[o_i ..] (DL weights at once)
-    private static void gColumn(MemorySegment wd, int o0, int o1, int o2, double[] tmp, int off) {
-        DoubleVector g0 = DoubleVector.fromMemorySegment(DS, wd, 8L * o0, LE), g1 = DoubleVector.fromMemorySegment(DS, wd, 8L * o1, LE);
-        DoubleVector g2 = DoubleVector.fromMemorySegment(DS, wd, 8L * o2, LE);
+    // tmp[off + (3 a) * DL] = (G g)_a with g_i = taps[o_i ..] (DL weights at once)
+    private static void gColumn(double[] taps, int o0, int o1, int o2, double[] tmp, int off) {
+        DoubleVector g0 = DoubleVector.fromArray(DS, taps, o0), g1 = DoubleVector.fromArray(DS, taps, o1);
+        DoubleVector g2 = DoubleVector.fromArray(DS, taps, o2);
         DoubleVector s = g0.add(g2), q = g0.mul(1 / 24.0).add(g2.mul(1 / 6.0)), r = g1.mul(1 / 12.0);
         int st = 3 * DL;
         g0.mul(0.25).intoArray(tmp, off);
@@ -256,33 +242,34 @@ final class WinogradConv2d {
         return (FloatVector) v.convertShape(VectorOperators.D2F, FH, 0);
     }
 
-    // pad[(n, c), y, x] = in[n, c, y - pt, x - pl], zero outside the input; planes [lo, hi) of n * ci.
-    static void padInput(float[] pad, MemorySegment in, Geo q, int lo, int hi) {
-        int hp = q.hp(), wp = q.wp(), hi0 = q.hi(), wi = q.wi();
-        int x0 = Math.max(0, q.pl()), x1 = Math.min(wp, wi + q.pl());   // padded columns that hold input
-        for (int plane = lo; plane < hi; plane++) {
-            int base = plane * hp * wp;
-            for (int y = 0; y < hp; y++) {
-                int iy = y - q.pt(), row = base + y * wp;
-                if (iy < 0 || iy >= hi0 || x1 <= x0) { java.util.Arrays.fill(pad, row, row + wp, 0f); continue; }
-                java.util.Arrays.fill(pad, row, row + x0, 0f);
-                long src = 4L * ((long) plane * hi0 * wi + (long) iy * wi + x0 - q.pl());
-                MemorySegment.copy(in, JAVA_FLOAT, src, pad, row + x0, x1 - x0);
-                java.util.Arrays.fill(pad, row + x1, row + wp, 0f);
-            }
+    // slab[r * sw + j] = in[n, ch, y - pt, x0 + j - pl] for the padded rows G = g0 + r = n * hp + y, r < rows, and the
+    // padded columns x0 .. x0 + sw, zero outside the input (in: (n, ci, hi, wi) of q)
+    static void padRows(float[] slab, MemorySegment in, Geo q, int ch, int g0, int rows, int x0, int sw) {
+        int hp = q.hp(), hi = q.hi(), wi = q.wi();
+        int a = Math.max(x0, q.pl()), b = Math.min(x0 + sw, wi + q.pl());   // padded columns that hold input
+        for (int r = 0; r < rows; r++) {
+            int gr = g0 + r, n = gr / hp, iy = gr - n * hp - q.pt(), row = r * sw;
+            if (iy < 0 || iy >= hi || b <= a) { java.util.Arrays.fill(slab, row, row + sw, 0f); continue; }
+            java.util.Arrays.fill(slab, row, row + a - x0, 0f);
+            long src = 4L * (((long) n * q.ci() + ch) * hi * wi + (long) iy * wi + a - q.pl());
+            MemorySegment.copy(in, JAVA_FLOAT, src, slab, row + a - x0, b - a);
+            java.util.Arrays.fill(slab, row + b - x0, row + sw, 0f);
         }
     }
 
-    // Tiles [p0, p0 + cnt) padded to cols lanes (the tail repeats the last tile; its results are not written).
-    private static void block(Ctx c, MemorySegment out, MemorySegment u, int uPlane, boolean ut, float[] pad, MemorySegment bias,
-                              Geo q, int p0, int cnt) {
-        int cols = (cnt + L - 1) / L * L, ci = q.ci(), co = q.co(), th = q.th(), tw = q.tw();
+    // Tiles [p0, p0 + cnt) padded to cols lanes (the tail repeats the last tile; its results are not written). The
+    // block's padded rows, from its first tile's first to its last tile's last (G = n * hp + y), go into the slab one
+    // channel at a time; v (36 planes of ci x cols) and m (co x cols) are this worker's.
+    private static void block(Ctx c, MemorySegment out, MemorySegment u, int uPlane, boolean ut, MemorySegment in,
+                              MemorySegment v, MemorySegment m, MemorySegment bias, Geo q, int p0, int cnt) {
+        int cols = (cnt + L - 1) / L * L, ci = q.ci(), co = q.co(), th = q.th(), tw = q.tw(), hp = q.hp(), wp = q.wp();
         int vPlane = ci * cols + SKEW, mPlane = co * cols + SKEW;
-        float[] v = c.v = grow(c.v, 36L * vPlane), m = c.m = grow(c.m, 36L * mPlane);
         int[] idx = c.idx = grow(c.idx, cols), obase = c.obase = grow(c.obase, cols), lim = c.lim = grow(c.lim, cols);
+        int last = p0 + cnt - 1, g0 = p0 / (th * tw) * hp + 4 * (p0 % (th * tw) / tw);
+        int rows = last / (th * tw) * hp + 4 * (last % (th * tw) / tw) + 6 - g0;
         for (int l = 0; l < cols; l++) {
             int p = p0 + Math.min(l, cnt - 1), n = p / (th * tw), ty = p % (th * tw) / tw, tx = p % tw;
-            idx[l] = (n * ci * q.hp() + 4 * ty) * q.wp() + 4 * tx;
+            idx[l] = (n * hp + 4 * ty - g0) * wp + 4 * tx;
             obase[l] = (n * co * q.ho() + 4 * ty) * q.wo() + 4 * tx;
             lim[l] = Math.min(4, q.ho() - 4 * ty) << 3 | Math.min(4, q.wo() - 4 * tx);
         }
@@ -291,9 +278,10 @@ final class WinogradConv2d {
         boolean runs = RUN > 0 && tw % RUN == 0;
         boolean[] whole = c.whole = c.whole.length >= cols ? c.whole : new boolean[cols];
         for (int r = 0; r < cols; r += Math.max(1, RUN)) whole[r] = runs && r + RUN <= cnt && (lim[r + RUN - 1] & 7) == 4;
+        float[] slab = WinogradScratch.slab(rows * wp + 2 * L);   // + the row loads' overrun
         for (int ch = 0; ch < ci; ch++) {
-            int plane = ch * q.hp() * q.wp();
-            for (int l = 0; l < cols; l += L) inputTile(pad, plane, q.wp(), idx, runs, l, c.tmp, v, ch * cols + l, vPlane);
+            padRows(slab, in, q, ch, g0, rows, 0, wp);
+            for (int l = 0; l < cols; l += L) inputTile(slab, 0, wp, idx, runs, l, c.tmp, v, ch * cols + l, vPlane);
         }
         for (int xi = 0; xi < 36; xi++) gemm(ut, co, cols, ci, u, xi * uPlane, v, xi * vPlane, m, xi * mPlane);
         for (int k = 0; k < co; k++) {
@@ -309,10 +297,11 @@ final class WinogradConv2d {
 
     // M[xi] (co x cols) = U[xi] (co x ci, or stored transposed) V[xi] (ci x cols), single-threaded: one block is one
     // worker's work.
-    private static void gemm(boolean ta, int mm, int nn, int kk, MemorySegment a, int ao, float[] b, int bo, float[] c, int co) {
+    private static void gemm(boolean ta, int mm, int nn, int kk, MemorySegment a, int ao, MemorySegment b, int bo,
+                             MemorySegment c, int co) {
         MemorySegment as = a.asSlice(4L * ao, 4L * mm * kk);
-        MemorySegment bs = MemorySegment.ofArray(b).asSlice(4L * bo, 4L * kk * nn);
-        MemorySegment cs = MemorySegment.ofArray(c).asSlice(4L * co, 4L * mm * nn);
+        MemorySegment bs = b.asSlice(4L * bo, 4L * kk * nn);
+        MemorySegment cs = c.asSlice(4L * co, 4L * mm * nn);
         if (Gemm.impl() == Gemm.Impl.OPENBLAS) {
             OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, ta ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS,
                     OpenBlas.CBLAS_NO_TRANS, mm, nn, kk, 1f, as, ta ? mm : kk, bs, nn, 0f, cs, nn);
@@ -324,8 +313,8 @@ final class WinogradConv2d {
     // V[xi][ch][l..l+L) = (B^T d B)[xi] for L tiles at once: d[j][k] = pad[plane + idx[tile] + j * wp + k] (runs:
     // row loads and lane permutes; else gathers). Rows first (d B, into tmp), then columns (B^T (d B), into v at
     // vOff + xi * vStride).
-    private static void inputTile(float[] pad, int plane, int wp, int[] idx, boolean runs, int l, float[] tmp, float[] v,
-                                  int vOff, int vStride) {
+    private static void inputTile(float[] pad, int plane, int wp, int[] idx, boolean runs, int l, float[] tmp,
+                                  MemorySegment v, long vOff, long vStride) {
         if (runs) {
             int b0 = idx[l], b1 = idx[l + RUN], b2 = idx[l + 2 * RUN], b3 = idx[l + 3 * RUN];
             for (int j = 0; j < 6; j++) btRuns(pad, plane + j * wp, b0, b1, b2, b3, tmp, j * 6 * L);
@@ -426,24 +415,39 @@ final class WinogradConv2d {
     }
 
     // v[off + i * stride] = (B^T d)_i with d_j = tmp[to + 6 j L]
-    private static void btColumn(float[] tmp, int to, float[] v, int off, int stride) {
+    static void btColumn(float[] tmp, int to, MemorySegment v, long off, long stride) {
         FloatVector d0 = FloatVector.fromArray(S, tmp, to), d1 = FloatVector.fromArray(S, tmp, to + 6 * L);
         FloatVector d2 = FloatVector.fromArray(S, tmp, to + 12 * L), d3 = FloatVector.fromArray(S, tmp, to + 18 * L);
         FloatVector d4 = FloatVector.fromArray(S, tmp, to + 24 * L), d5 = FloatVector.fromArray(S, tmp, to + 30 * L);
         FloatVector t0 = d4.sub(d2.mul(4f)), t1 = d3.sub(d1.mul(4f)), t2 = d4.sub(d2), t3 = d3.sub(d1).mul(2f);
-        d0.mul(4f).add(d4.sub(d2.mul(5f))).intoArray(v, off);
-        t0.add(t1).intoArray(v, off + stride);
-        t0.sub(t1).intoArray(v, off + 2 * stride);
-        t2.add(t3).intoArray(v, off + 3 * stride);
-        t2.sub(t3).intoArray(v, off + 4 * stride);
-        d1.mul(4f).add(d5.sub(d3.mul(5f))).intoArray(v, off + 5 * stride);
+        d0.mul(4f).add(d4.sub(d2.mul(5f))).intoMemorySegment(v, 4 * off, LE);
+        t0.add(t1).intoMemorySegment(v, 4 * (off + stride), LE);
+        t0.sub(t1).intoMemorySegment(v, 4 * (off + 2 * stride), LE);
+        t2.add(t3).intoMemorySegment(v, 4 * (off + 3 * stride), LE);
+        t2.sub(t3).intoMemorySegment(v, 4 * (off + 4 * stride), LE);
+        d1.mul(4f).add(d5.sub(d3.mul(5f))).intoMemorySegment(v, 4 * (off + 5 * stride), LE);
     }
 
     // y[(a * 4 + b) * L ..] = (A^T M A)[a][b] + bias for L tiles; M[xi] at m[mOff + xi * mStride]. Columns first
     // (A^T M, into tmp), then rows.
-    private static void outputTile(float[] m, int mOff, int mStride, float bias, float[] tmp, float[] y) {
-        for (int k = 0; k < 6; k++) at(m, mOff + k * mStride, 6 * mStride, 0f, tmp, k * L, 6 * L);
+    private static void outputTile(MemorySegment m, long mOff, long mStride, float bias, float[] tmp, float[] y) {
+        for (int k = 0; k < 6; k++) atColumn(m, mOff + k * mStride, 6 * mStride, tmp, k * L);
         for (int a = 0; a < 4; a++) at(tmp, a * 6 * L, L, bias, y, a * 4 * L, L);
+    }
+
+    // As at, from a segment and without bias: tmp[off + i * 6 L] = (A^T m)_i with m_j = m[so + j * ss]
+    private static void atColumn(MemorySegment m, long so, long ss, float[] dst, int off) {
+        FloatVector m0 = FloatVector.fromMemorySegment(S, m, 4 * so, LE), m1 = FloatVector.fromMemorySegment(S, m, 4 * (so + ss), LE);
+        FloatVector m2 = FloatVector.fromMemorySegment(S, m, 4 * (so + 2 * ss), LE);
+        FloatVector m3 = FloatVector.fromMemorySegment(S, m, 4 * (so + 3 * ss), LE);
+        FloatVector m4 = FloatVector.fromMemorySegment(S, m, 4 * (so + 4 * ss), LE);
+        FloatVector m5 = FloatVector.fromMemorySegment(S, m, 4 * (so + 5 * ss), LE);
+        FloatVector s1 = m1.add(m2), d1 = m1.sub(m2), s2 = m3.add(m4), d2 = m3.sub(m4);
+        int stride = 6 * L;
+        m0.add(s1).add(s2).intoArray(dst, off);
+        d1.add(d2.mul(2f)).intoArray(dst, off + stride);
+        s1.add(s2.mul(4f)).intoArray(dst, off + 2 * stride);
+        d1.add(d2.mul(8f)).add(m5).intoArray(dst, off + 3 * stride);
     }
 
     // The rows of A^T multiplied out: dst[off + i * stride] = (A^T m)_i + bias, i = 0..3, with m_j = src[so + j * ss]

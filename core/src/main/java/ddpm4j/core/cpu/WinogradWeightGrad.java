@@ -4,9 +4,9 @@
 // Test: WinogradWeightGradTest.
 package ddpm4j.core.cpu;
 
+import ddpm4j.core.Backend;
 import ddpm4j.core.Backend.ConvGeom;
 import ddpm4j.core.cpu.WinogradConv2d.Geo;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 
@@ -69,12 +69,23 @@ final class WinogradWeightGrad {
 
     // dw: (K, C, 3, 3), dbias: (K) or null, both overwritten; dy: (N, K, Ho, Wo)  x: (N, C, H, W)
     static void backwardWeights(MemorySegment dw, MemorySegment dbias, MemorySegment dy, MemorySegment x, ConvGeom g) {
-        backwardWeights(dw, dbias, dy, x, g, CHUNK_FLOATS);
+        backwardWeights(null, dw, dbias, dy, x, g, CHUNK_FLOATS);
+    }
+
+    /** As above with scratch from {@code be}'s pool (null: an arena per call). */
+    static void backwardWeights(Backend be, MemorySegment dw, MemorySegment dbias, MemorySegment dy, MemorySegment x,
+                                ConvGeom g) {
+        backwardWeights(be, dw, dbias, dy, x, g, CHUNK_FLOATS);
     }
 
     /** As above with chunks of about {@code chunkFloats} floats of V and M' (tests use small ones to get many chunks). */
     static void backwardWeights(MemorySegment dw, MemorySegment dbias, MemorySegment dy, MemorySegment x, ConvGeom g,
                                 long chunkFloats) {
+        backwardWeights(null, dw, dbias, dy, x, g, chunkFloats);
+    }
+
+    private static void backwardWeights(Backend be, MemorySegment dw, MemorySegment dbias, MemorySegment dy,
+                                        MemorySegment x, ConvGeom g, long chunkFloats) {
         if (!eligible(g)) {
             throw new IllegalArgumentException("winograd conv2d weight gradient: needs a 3x3 stride-1 geometry of int size, got " + g);
         }
@@ -87,151 +98,108 @@ final class WinogradWeightGrad {
         int tc = ((tiles + chunks - 1) / chunks + L - 1) / L * L;   // tiles per chunk, a multiple of L
         chunks = (tiles + tc - 1) / tc;
         int vPlane = c * tc + SKEW, mPlane = k * tc + SKEW, kc = k * c, uPlane = (kc + L - 1) / L * L + SKEW;
-        Ctx ctx = CTX.get();
-        ctx.ensureNative(36L * vPlane, 36L * mPlane, 36L * uPlane + L);
-        MemorySegment v = ctx.v, m = ctx.m, du = ctx.du;
-        float[] pad = ctx.pad = grow(ctx.pad, (long) q.n() * c * q.hp() * q.wp() + 2 * L);
-        float[] padY = ctx.padY = grow(ctx.padY, (long) q.n() * k * q.hp() * q.wp() + 2 * L);
-        int threads = Parallel.threads();
-        Parallel.forRange(q.n() * c, Math.max(1, q.n() * c / (4 * threads)), (wk, lo, hi) -> WinogradConv2d.padInput(pad, x, q, lo, hi));
-        float[] sums = ctx.sums = grow(ctx.sums, (long) q.n() * k);
-        Parallel.forRange(q.n() * k, Math.max(1, q.n() * k / (4 * threads)), (wk, lo, hi) -> padDy(padY, sums, dy, qy, lo, hi));
-        for (int ch = 0; ch < chunks; ch++) {
-            int p0 = ch * tc, cnt = Math.min(tc, tiles - p0), groups = (cnt + L - 1) / L;
-            // 1. V[xi][c][t] and M'[xi][k][t] for the chunk's tiles, L tiles per group
-            Parallel.forRange(groups, 1, (wk, lo, hi) -> {
-                Ctx w = CTX.get();
-                for (int gr = lo; gr < hi; gr++) transformGroup(w, pad, padY, v, m, q, tc, vPlane, mPlane, p0, gr * L, cnt);
-            });
-            // 2. dU[xi] (K x C) (+)= M'[xi] (K x cnt) V[xi]^T, one single-threaded GEMM per point
-            float beta = ch == 0 ? 0f : 1f;
-            Parallel.forRange(36, 1, (wk, lo, hi) -> {
-                for (int xi = lo; xi < hi; xi++) {
-                    gemm(k, c, cnt, m.asSlice(4L * xi * mPlane, 4L * k * tc), tc, v.asSlice(4L * xi * vPlane, 4L * c * tc), tc,
-                            beta, du.asSlice(4L * xi * uPlane, 4L * kc));
-                }
-            });
-        }
-        // 3. dW[k, c] = G^T dU[k, c] G, L pairs (k, c) at a time
-        int fBlocks = (kc + L - 1) / L;
-        Parallel.forRange(fBlocks, Math.max(1, fBlocks / (4 * threads)), (wk, lo, hi) -> {
-            Ctx w = CTX.get();
-            for (int b = lo; b < hi; b++) outputTransform(w, du, uPlane, dw, b * L, Math.min(L, kc - b * L));
-        });
-        // 4. dbias[k] = sum over samples of dy's plane sums
-        if (dbias != null) {
-            for (int kk = 0; kk < k; kk++) {
-                float acc = 0f;
-                for (int n = 0; n < g.n(); n++) acc += sums[n * k + kk];
-                dbias.setAtIndex(JAVA_FLOAT, kk, acc);
+        long vSize = WinogradScratch.lines(36L * vPlane), mSize = WinogradScratch.lines(36L * mPlane);
+        try (WinogradScratch scratch = WinogradScratch.take(be, vSize + mSize + 36L * uPlane + L)) {
+            MemorySegment v = scratch.seg.asSlice(0, 4 * vSize), m = scratch.seg.asSlice(4 * vSize, 4 * mSize);
+            MemorySegment du = scratch.seg.asSlice(4 * (vSize + mSize));
+            float[] bsum = dbias == null ? null : new float[k];
+            for (int ch = 0; ch < chunks; ch++) {
+                int p0 = ch * tc, cnt = Math.min(tc, tiles - p0), groups = (cnt + L - 1) / L;
+                // 1. V[xi][c][t] and M'[xi][k][t] for the chunk's tiles, L tiles per group
+                Parallel.forRange(groups, 1, (wk, lo, hi) -> {
+                    Ctx w = CTX.get();
+                    for (int gr = lo; gr < hi; gr++) transformGroup(w, x, dy, v, m, q, qy, tc, vPlane, mPlane, p0, gr * L, cnt);
+                });
+                // 2. dU[xi] (K x C) (+)= M'[xi] (K x cnt) V[xi]^T, one single-threaded GEMM per point
+                float beta = ch == 0 ? 0f : 1f;
+                Parallel.forRange(36, 1, (wk, lo, hi) -> {
+                    for (int xi = lo; xi < hi; xi++) {
+                        if (xi == BIAS_XI && bsum != null) tileSums(m, (long) xi * mPlane, tc, cnt, k, bsum);
+                        gemm(k, c, cnt, m.asSlice(4L * xi * mPlane, 4L * k * tc), tc, v.asSlice(4L * xi * vPlane, 4L * c * tc), tc,
+                                beta, du.asSlice(4L * xi * uPlane, 4L * kc));
+                    }
+                });
             }
+            // 3. dW[k, c] = G^T dU[k, c] G, L pairs (k, c) at a time
+            int fBlocks = (kc + L - 1) / L, threads = Parallel.threads();
+            Parallel.forRange(fBlocks, Math.max(1, fBlocks / (4 * threads)), (wk, lo, hi) -> {
+                Ctx w = CTX.get();
+                for (int b = lo; b < hi; b++) outputTransform(w, du, uPlane, dw, b * L, Math.min(L, kc - b * L));
+            });
+            // 4. dbias[k] = the sum over chunks of their tiles' sums of dy
+            if (dbias != null) MemorySegment.copy(bsum, 0, dbias, JAVA_FLOAT, 0, k);
         }
     }
 
-    /** Per-thread buffers, grown on demand and kept (see WinogradConv2d.Ctx): V, M' and dU native, the pads on the heap. */
+    /**
+     * The point xi = 6 + 1 of M' = A dY A^T: row 1 of A is all ones (A d = d0, d0+d1+d2+d3, ...), so M'[7] holds each
+     * tile's sum of dy (zero beyond Ho x Wo), and the bias gradient comes from it at no extra pass over dy.
+     */
+    private static final int BIAS_XI = 7;
+
+    // bsum[k] += sum of m[at + k * tc + t] for t < cnt (lanes then their sum, in a fixed order)
+    private static void tileSums(MemorySegment m, long at, int tc, int cnt, int k, float[] bsum) {
+        for (int kk = 0; kk < k; kk++) {
+            long row = at + (long) kk * tc;
+            FloatVector acc = FloatVector.zero(S);
+            int t = 0;
+            for (int bound = S.loopBound(cnt); t < bound; t += L) acc = acc.add(FloatVector.fromMemorySegment(S, m, 4 * (row + t), LE));
+            float sum = CpuMem.sumLanes(acc);
+            for (; t < cnt; t++) sum += m.getAtIndex(JAVA_FLOAT, row + t);
+            bsum[kk] += sum;
+        }
+    }
+
+    /** Per-thread buffers of a few KB (V, M' and dU are per call, from the pool: see WinogradScratch). */
     private static final class Ctx {
-        float[] pad = new float[0], padY = new float[0], sums = new float[0];
-        MemorySegment v = MemorySegment.NULL, m = MemorySegment.NULL, du = MemorySegment.NULL;
-        private final Arena[] arena = new Arena[1];
         final float[] tmp = new float[36 * L];
-        final int[] idx = new int[L], idxY = new int[L];
+        final int[] idx = new int[L];
         final float[] t = new float[18 * L], o = new float[9 * L], y = new float[9 * L];
-
-        Ctx() {
-            Arena[] a = arena;
-            WinogradConv2d.CLEANER.register(this, () -> { if (a[0] != null) a[0].close(); });
-        }
-
-        void ensureNative(long vFloats, long mFloats, long uFloats) {
-            if (v.byteSize() >= 4 * vFloats && m.byteSize() >= 4 * mFloats && du.byteSize() >= 4 * uFloats) return;
-            long vb = 4 * Math.max(vFloats, v.byteSize() / 4), mb = 4 * Math.max(mFloats, m.byteSize() / 4);
-            long ub = 4 * Math.max(uFloats, du.byteSize() / 4);
-            if (arena[0] != null) arena[0].close();   // between calls: nothing reads them now
-            arena[0] = Arena.ofShared();
-            v = arena[0].allocate(vb, 64);
-            m = arena[0].allocate(mb, 64);
-            du = arena[0].allocate(ub, 64);
-        }
     }
 
     private static final ThreadLocal<Ctx> CTX = ThreadLocal.withInitial(Ctx::new);
 
-    private static float[] grow(float[] a, long n) {
-        return a.length >= n ? a : new float[Math.toIntExact(n)];
-    }
-
-    // padY[(n, k), y, x] = dy[n, k, y, x], zero beyond Ho x Wo (planes of q.hp() x q.wp()), and sums[(n, k)] = the sum of
-    // the plane (row by row, L lanes, in a fixed order), for planes [lo, hi) of n * k
-    private static void padDy(float[] padY, float[] sums, MemorySegment dy, Geo q, int lo, int hi) {
-        int hp = q.hp(), wp = q.wp(), ho = q.hi(), wo = q.wi();
-        for (int plane = lo; plane < hi; plane++) {
-            int base = plane * hp * wp;
-            for (int y = 0; y < ho; y++) {
-                int row = base + y * wp;
-                MemorySegment.copy(dy, JAVA_FLOAT, 4L * ((long) plane * ho * wo + (long) y * wo), padY, row, wo);
-                java.util.Arrays.fill(padY, row + wo, row + wp, 0f);
-            }
-            java.util.Arrays.fill(padY, base + ho * wp, base + hp * wp, 0f);
-            // the whole padded plane: its zeros add nothing
-            FloatVector acc = FloatVector.zero(S);
-            int i = 0, size = hp * wp;
-            for (int bound = S.loopBound(size); i < bound; i += L) acc = acc.add(FloatVector.fromArray(S, padY, base + i));
-            float sum = CpuMem.sumLanes(acc);
-            for (; i < size; i++) sum += padY[base + i];
-            sums[plane] = sum;
-        }
-    }
-
     // Tiles p0 + l0 .. p0 + l0 + L (lanes past the chunk's cnt repeat its last tile; their columns are never read):
-    // V at v[xi * vPlane + c * tc + l0 ..], M' at m[xi * mPlane + k * tc + l0 ..].
-    private static void transformGroup(Ctx w, float[] pad, float[] padY, MemorySegment v, MemorySegment m, Geo q, int tc,
-                                       int vPlane, int mPlane, int p0, int l0, int cnt) {
-        int th = q.th(), tw = q.tw(), hp = q.hp(), wp = q.wp(), ci = q.ci(), co = q.co();
-        int[] idx = w.idx, idxY = w.idxY;
+    // V at v[xi * vPlane + c * tc + l0 ..], M' at m[xi * mPlane + k * tc + l0 ..]. The group's padded rows (G = n hp + y,
+    // from its first tile's to its last tile's) and columns (the tiles' own when they share one tile row, else all) of
+    // one channel of x, or of dy (zero beyond Ho x Wo, 4 rows per tile), at a time go into the slab.
+    private static void transformGroup(Ctx w, MemorySegment x, MemorySegment dy, MemorySegment v, MemorySegment m, Geo q,
+                                       Geo qy, int tc, int vPlane, int mPlane, int p0, int l0, int cnt) {
+        int th = q.th(), tw = q.tw(), hp = q.hp(), wp = q.wp(), ci = q.ci(), co = q.co(), per = th * tw;
+        int pf = p0 + l0, pl = p0 + Math.min(l0 + L, cnt) - 1;
+        int nf = pf / per, tyf = pf % per / tw, nl = pl / per, tyl = pl % per / tw;
+        boolean oneRow = nf == nl && tyf == tyl;
+        int x0 = oneRow ? 4 * (pf % tw) : 0, sw = oneRow ? 4 * (pl - pf) + 6 : wp;
+        int g0 = nf * hp + 4 * tyf, rows = nl * hp + 4 * tyl + 6 - g0;
+        int[] idx = w.idx;
         for (int l = 0; l < L; l++) {
-            int p = p0 + Math.min(l0 + l, cnt - 1), n = p / (th * tw), ty = p % (th * tw) / tw, tx = p % tw;
-            idx[l] = (n * ci * hp + 4 * ty) * wp + 4 * tx;
-            idxY[l] = (n * co * hp + 4 * ty) * wp + 4 * tx;
+            int p = p0 + Math.min(l0 + l, cnt - 1), n = p / per, ty = p % per / tw, tx = p % tw;
+            idx[l] = (n * hp + 4 * ty - g0) * sw + 4 * tx - x0;
         }
         // runs of RUN lanes are RUN consecutive tiles of one tile row (groups start at multiples of L), as in the forward
         boolean runs = RUN > 0 && tw % RUN == 0;
-        float[] tmp = w.tmp;
+        float[] tmp = w.tmp, slab = WinogradScratch.slab(rows * sw + 2 * L);   // + the row loads' overrun
+        int b0 = idx[0], b1 = idx[RUN], b2 = idx[2 * RUN], b3 = idx[3 * RUN];
         for (int c = 0; c < ci; c++) {
-            int plane = c * hp * wp;
+            WinogradConv2d.padRows(slab, x, q, c, g0, rows, x0, sw);
             if (runs) {
-                int b0 = idx[0], b1 = idx[RUN], b2 = idx[2 * RUN], b3 = idx[3 * RUN];
-                for (int j = 0; j < 6; j++) WinogradConv2d.btRuns(pad, plane + j * wp, b0, b1, b2, b3, tmp, j * 6 * L);
+                for (int j = 0; j < 6; j++) WinogradConv2d.btRuns(slab, j * sw, b0, b1, b2, b3, tmp, j * 6 * L);
             } else {
-                for (int j = 0; j < 6; j++) WinogradConv2d.btGather(pad, plane + j * wp, idx, 0, tmp, j * 6 * L);
+                for (int j = 0; j < 6; j++) WinogradConv2d.btGather(slab, j * sw, idx, 0, tmp, j * 6 * L);
             }
             long off = (long) c * tc + l0;
-            for (int kk = 0; kk < 6; kk++) btColumn(tmp, kk * L, v, off + (long) kk * vPlane, 6L * vPlane);
+            for (int kk = 0; kk < 6; kk++) WinogradConv2d.btColumn(tmp, kk * L, v, off + (long) kk * vPlane, 6L * vPlane);
         }
         for (int k = 0; k < co; k++) {
-            int plane = k * hp * wp;
+            WinogradConv2d.padRows(slab, dy, qy, k, g0, rows - 2, x0, sw);
             if (runs) {
-                int b0 = idxY[0], b1 = idxY[RUN], b2 = idxY[2 * RUN], b3 = idxY[3 * RUN];
-                for (int a = 0; a < 4; a++) aRuns(padY, plane + a * wp, b0, b1, b2, b3, tmp, a * 6 * L);
+                for (int a = 0; a < 4; a++) aRuns(slab, a * sw, b0, b1, b2, b3, tmp, a * 6 * L);
             } else {
-                for (int a = 0; a < 4; a++) aGather(padY, plane + a * wp, idxY, tmp, a * 6 * L);
+                for (int a = 0; a < 4; a++) aGather(slab, a * sw, idx, tmp, a * 6 * L);
             }
             long off = (long) k * tc + l0;
             for (int j = 0; j < 6; j++) aColumn(tmp, j * L, m, off + (long) j * mPlane, 6L * mPlane);
         }
-    }
-
-    // v[off + i * stride] = (B^T d)_i with d_j = tmp[to + 6 j L] (WinogradConv2d.btColumn, into a segment)
-    private static void btColumn(float[] tmp, int to, MemorySegment v, long off, long stride) {
-        FloatVector d0 = FloatVector.fromArray(S, tmp, to), d1 = FloatVector.fromArray(S, tmp, to + 6 * L);
-        FloatVector d2 = FloatVector.fromArray(S, tmp, to + 12 * L), d3 = FloatVector.fromArray(S, tmp, to + 18 * L);
-        FloatVector d4 = FloatVector.fromArray(S, tmp, to + 24 * L), d5 = FloatVector.fromArray(S, tmp, to + 30 * L);
-        FloatVector t0 = d4.sub(d2.mul(4f)), t1 = d3.sub(d1.mul(4f)), t2 = d4.sub(d2), t3 = d3.sub(d1).mul(2f);
-        d0.mul(4f).add(d4.sub(d2.mul(5f))).intoMemorySegment(v, 4 * off, LE);
-        t0.add(t1).intoMemorySegment(v, 4 * (off + stride), LE);
-        t0.sub(t1).intoMemorySegment(v, 4 * (off + 2 * stride), LE);
-        t2.add(t3).intoMemorySegment(v, 4 * (off + 3 * stride), LE);
-        t2.sub(t3).intoMemorySegment(v, 4 * (off + 4 * stride), LE);
-        d1.mul(4f).add(d5.sub(d3.mul(5f))).intoMemorySegment(v, 4 * (off + 5 * stride), LE);
     }
 
     // The columns of A^T (the rows of A) multiplied out, 4 -> 6: (A d)_j = d0, d0+d1+d2+d3, d0-d1+d2-d3,

@@ -157,6 +157,35 @@ class WinogradConv2dTest {
         }
     }
 
+    /**
+     * Through the backend, the scratch (U, V, M; V, M', dU) is a pooled tensor taken for the call and given back: the
+     * peak during each call passes the live bytes after it by at least U's (or dU's) 36 K C floats, and nothing stays live.
+     */
+    @Test
+    void scratchComesFromThePoolAndGoesBack() {
+        ConvGeom g = new ConvGeom(4, 17, 32, 30, 16, 3, 3, 1, 1, 1, 1, 1);
+        assertTrue(WinogradConv2d.use(g, false) && WinogradConv2d.use(g, true) && WinogradWeightGrad.use(g), g::toString);
+        Tensor x = CpuCheck.normal(1, g.n(), g.c(), g.h(), g.w())[1], w = CpuCheck.normal(2, g.k(), g.c(), 3, 3)[1];
+        Tensor bias = CpuCheck.normal(3, g.k())[1], dy = CpuCheck.normal(4, g.n(), g.k(), g.ho(), g.wo())[1];
+        Tensor out = CpuCheck.empty(g.n(), g.k(), g.ho(), g.wo())[1], dx = CpuCheck.empty(g.n(), g.c(), g.h(), g.w())[1];
+        Tensor dw = CpuCheck.empty(g.k(), g.c(), 3, 3)[1], db = CpuCheck.empty(g.k())[1];
+        long u = 36L * g.k() * g.c() * Float.BYTES;
+        String[] ops = {"forward", "backward data", "weight gradient"};
+        for (int op = 0; op < 3; op++) {
+            long before = CpuCheck.CPU.liveBytes();
+            CpuCheck.CPU.resetPeak();
+            switch (op) {
+                case 0 -> CpuCheck.CPU.conv2dForward(out, x, w, bias, g);
+                case 1 -> CpuCheck.CPU.conv2dBackwardInput(dx, dy, w, g);
+                default -> CpuCheck.CPU.conv2dBackwardWeight(dw, db, dy, x, g);
+            }
+            long after = CpuCheck.CPU.liveBytes(), peak = CpuCheck.CPU.peakBytes();
+            assertTrue(after <= before, ops[op] + ": " + (after - before) + " bytes left live");
+            assertTrue(peak - after >= u, ops[op] + ": peak " + peak + " only " + (peak - after) + " B above live " + after
+                    + ", expected at least " + u);
+        }
+    }
+
     /** Hashes of forward and backward-data outputs (several blocks of tiles; gather and row-load paths). */
     static String fingerprint() {
         return fingerprint(new ConvGeom(3, 17, 20, 20, 19, 3, 3, 1, 1, 1, 1, 1)) + " "
