@@ -73,6 +73,8 @@ final class ProfilingBackend implements Backend {
 
     @Override public void resetPeak() { pool.resetPeak(); }
 
+    @Override public void capMemoryFootprint(boolean on) { pool.capFootprint(on); }
+
     @Override public void trim() { pool.trim(); }
 
     @Override public void close() { pool.close(); }

@@ -293,7 +293,8 @@ public final class Report {
           .append("process is a JVM whose RSS includes the Java heap and JIT: with the `ddpm` launcher's flags (DDPM4J_JVM_FLAGS ")
           .append("in scripts/env.sh, shown per row) and, for the training steps, again with the heap capped at 256 MiB; the ")
           .append("tensor column is the backend pool's peak of live tensor memory (freed blocks it caches for reuse come on ")
-          .append("top), the heap column the Java heap committed at the end.\n\n");
+          .append("top, up to the most ever live), the heap column the Java heap committed at the end. Both sides free the ")
+          .append("gradients between training steps (PyTorch: zero_grad(set_to_none=True)) and the graph during backward.\n\n");
         md.append("| workload | parameters (ddpm4j / PyTorch) | ddpm4j peak RSS MiB | ddpm4j peak tensors MiB | ddpm4j Java heap MiB | PyTorch peak RSS MiB | ddpm4j / PyTorch |\n|---|---|---|---|---|---|---|\n");
         for (Object o : list(map(e2e).get("peak_rss"))) {
             Map<String, Object> r = map(o);
@@ -363,7 +364,7 @@ public final class Report {
             double step = num(p.get("step_ms"));
             md.append("## Profile of one training step: ").append(p.get("workload")).append("\n\n")
               .append("ProfilingBackend times every backend call (with sync) over ").append(p.get("steps"))
-              .append(" steps after " + EndToEnd.WARM_STEPS + " warm-up steps (the steady state of a training run); \"optimizer\" is everything after backward (clipping, Adam, EMA, zeroing the ")
+              .append(" steps after " + EndToEnd.WARM_STEPS + " warm-up steps (the steady state of a training run); \"optimizer\" is everything after backward (clipping, Adam, EMA, releasing the ")
               .append("gradients); \"java\" is the time no backend call accounts for (autograd bookkeeping, graph, host code). ")
               .append("Step: ").append(f(step)).append(" ms (the wrapper's timing adds a little per call).\n\n");
             md.append("| family | ms per step | % of step | calls per step |\n|---|---|---|---|\n");

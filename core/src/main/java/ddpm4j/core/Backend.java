@@ -55,6 +55,14 @@ public interface Backend {
     default void trim() {}
 
     /**
+     * Whether memory cached for reuse may lift the backend's footprint above the most it ever had live. On (what
+     * DdpmTrainer asks for) it lowers a training run's peak resident memory; off (the default) keeps more blocks
+     * cached, which is faster where the live total swings within a step, as in sampling. A no-op where the backend
+     * has no such cache.
+     */
+    default void capMemoryFootprint(boolean on) {}
+
+    /**
      * Frees all memory of this backend. Backends from {@link Backends} are shared singletons: never close those.
      * (Not AutoCloseable on purpose: test frameworks and try-with-resources would close shared instances.)
      */

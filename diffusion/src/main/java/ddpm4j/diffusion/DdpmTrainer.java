@@ -94,6 +94,8 @@ public final class DdpmTrainer implements AutoCloseable {
         this.data = data;
         this.config = config;
         this.be = be;
+        // the step's peak is what a training run's memory is judged by: cached blocks may not lift it (HostPool)
+        be.capMemoryFootprint(true);
         this.params = model.parameters();
         this.adam = Adam.ddpm(params, config.lr(), config.warmup());
         this.ema = new Ema(params, config.emaDecay());

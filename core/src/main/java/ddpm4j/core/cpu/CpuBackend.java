@@ -68,6 +68,8 @@ public final class CpuBackend implements Backend {
 
     @Override public void resetPeak() { pool.resetPeak(); }
 
+    @Override public void capMemoryFootprint(boolean on) { pool.capFootprint(on); }
+
     @Override public void trim() { pool.trim(); }
 
     @Override public void close() { pool.close(); }

@@ -36,12 +36,14 @@ public final class HostPool implements AutoCloseable {
     /** The most bytes ever live at once (never reset): the footprint the cache may fill up to. */
     private long highWater;
     /**
-     * Whether the footprint is capped ({@code -Dddpm4j.pool.cap}, default true). Measured (2 training steps or 3
-     * sampling steps in a fresh JVM, peak RSS with / without): MNIST U-Net training at batch 16 974 / 1039 MiB,
-     * CIFAR-10 training at batch 8 1448 / 1607, CIFAR-10 sampling at batch 16 656 / 781. The cost: about 90 MiB of
-     * pages per MNIST training step given back and faulted in again, and the pool's own time 6 instead of 2 ms a step.
+     * The default of {@link #capFootprint} ({@code -Dddpm4j.pool.cap=true|false}; unset: off until a trainer turns it
+     * on). Measured (2 training steps or 3 sampling steps in a fresh JVM, peak RSS with / without, before the
+     * Winograd scratch moved into the pool): MNIST U-Net training at batch 16 974 / 1039 MiB, CIFAR-10 training at
+     * batch 8 1448 / 1607, CIFAR-10 sampling 656 / 781. The cost: pages given back and faulted in again (about 90 MiB
+     * per MNIST training step); a sampling step, whose live total swings within the step, ran 15-20% slower with it.
      */
-    private static final boolean CAP = !"false".equalsIgnoreCase(System.getProperty("ddpm4j.pool.cap"));
+    private static final String CAP_PROPERTY = System.getProperty("ddpm4j.pool.cap");
+    private volatile boolean cap = "true".equalsIgnoreCase(CAP_PROPERTY);
     private boolean closed;
 
     public HostPool(String owner) { this.owner = owner; }
@@ -57,7 +59,7 @@ public final class HostPool implements AutoCloseable {
         // chunk of up to twice the size, else the oldest cached mapped chunks give their pages back. Chunks of sizes one phase no
         // longer asks for (the forward pass's, while the backward pass allocates gradients) sat beside new ones
         // otherwise: 65 MiB above the live peak on the MNIST U-Net's first training step, and the resident peak too.
-        if (c == null && CAP && PageMemory.maps(size) && liveBytes + cachedBytes + size > highWater) {
+        if (c == null && cap && PageMemory.maps(size) && liveBytes + cachedBytes + size > highWater) {
             Map.Entry<Long, ArrayDeque<Chunk>> bigger = free.ceilingEntry(size);
             if (bigger != null && bigger.getKey() <= 2 * size) c = reuse(free, bigger.getKey());
             else evict(liveBytes + size - highWater);
@@ -151,6 +153,14 @@ public final class HostPool implements AutoCloseable {
         cold.clear();
         age.clear();
         cachedBytes = 0;
+    }
+
+    /**
+     * Caps the footprint (live + cached) at the most bytes ever live (see {@link #take}), or stops capping. A
+     * {@code -Dddpm4j.pool.cap} setting wins over this call.
+     */
+    public void capFootprint(boolean on) {
+        if (CAP_PROPERTY == null) cap = on;
     }
 
     /** Bytes handed out and not given back. */

@@ -29,6 +29,8 @@ public final class ReferenceBackend implements Backend {
 
     @Override public void resetPeak() { pool.resetPeak(); }
 
+    @Override public void capMemoryFootprint(boolean on) { pool.capFootprint(on); }
+
     @Override public void trim() { pool.trim(); }
 
     // ---- data movement ------------------------------------------------------------------------------------------

@@ -6,15 +6,12 @@ package ddpm4j.core.cpu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
+import ddpm4j.core.testing.ChildJvm;
 import java.util.Arrays;
-import java.util.List;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -71,22 +68,9 @@ class GemmThreadsTest {
     }
 
     /** {fingerprint, "core=... openblasThreads=..."} from a child JVM with the given thread count and core type. */
-    private static String[] child(int threads, String coreType) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments())
-            if (a.startsWith("--add-modules") || a.startsWith("--enable-native-access")) cmd.add(a);
-        cmd.addAll(List.of("-Dddpm4j.threads=" + threads, "-cp", System.getProperty("java.class.path"),
-                GemmThreadsTest.class.getName()));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        if (coreType != null) pb.environment().put("OPENBLAS_CORETYPE", coreType);
-        else pb.environment().remove("OPENBLAS_CORETYPE");
-        Process p = pb.start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, p.waitFor(), output);
-        String line = output.lines().filter(l -> l.startsWith("fingerprint ")).findFirst()
-                .orElseThrow(() -> new AssertionError("child printed no fingerprint:\n" + output));
-        String[] f = line.split(" ", 3);
-        return new String[] {f[1], f[2]};
+    private static String[] child(int threads, String coreType) throws Exception {
+        Map<String, String> env = new HashMap<>();
+        env.put("OPENBLAS_CORETYPE", coreType);   // null: the variable is removed
+        return ChildJvm.run(GemmThreadsTest.class, env, "fingerprint", "-Dddpm4j.threads=" + threads).split(" ", 2);
     }
 }

@@ -6,13 +6,11 @@ package ddpm4j.core.cpu;
 
 import ddpm4j.core.Backend.ConvGeom;
 import ddpm4j.core.Tensor;
-import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
+import ddpm4j.core.testing.ChildJvm;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
@@ -155,21 +153,8 @@ class WinogradWeightGradTest {
     @Test
     void threadCountDoesNotChangeTheBits() throws Exception {
         String here = fingerprint();
-        for (int threads : new int[] {1, 3}) assertEquals(here, childFingerprint(threads), "-Dddpm4j.threads=" + threads);
-    }
-
-    private static String childFingerprint(int threads) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments())
-            if (a.startsWith("--add-modules") || a.startsWith("--enable-native-access")) cmd.add(a);
-        cmd.addAll(List.of("-Dddpm4j.threads=" + threads, "-cp", System.getProperty("java.class.path"),
-                WinogradWeightGradTest.class.getName()));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, p.waitFor(), output);
-        return output.lines().filter(l -> l.startsWith("fingerprint ")).map(l -> l.substring(12)).findFirst()
-                .orElseThrow(() -> new AssertionError("child printed no fingerprint:\n" + output));
+        for (int threads : new int[] {1, 3}) assertEquals(here, ChildJvm.run(WinogradWeightGradTest.class, Map.of(), "fingerprint", "-Dddpm4j.threads=" + threads),
+                "-Dddpm4j.threads=" + threads);
     }
 
     private static double maxAbs(Tensor e, Tensor a) {

@@ -16,9 +16,40 @@ import org.junit.jupiter.api.Test;
 class HostPoolTest {
     private static final long K = 1024, M = K * K;
 
+    private static HostPool capped() {
+        HostPool p = new HostPool("test");
+        p.capFootprint(true);
+        return p;
+    }
+
+    /** Two phases with disjoint sizes, as a forward pass's temporaries and a backward pass's gradients. */
+    private static long phases(HostPool p, int steps) {
+        long peakFootprint = 0;
+        for (int step = 0; step < steps; step++) {
+            List<HostPool.Chunk> phase1 = new ArrayList<>();
+            for (int i = 0; i < 8; i++) phase1.add(p.take(M));          // 8 MiB live
+            for (HostPool.Chunk c : phase1) p.give(c);                    // cached: 8 x 1 MiB
+            List<HostPool.Chunk> phase2 = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {                                 // 3 x 3 MiB: none fits 1 MiB chunks
+                phase2.add(p.take(3 * M));
+                peakFootprint = Math.max(peakFootprint, p.liveBytes() + p.cachedBytes());
+            }
+            for (HostPool.Chunk c : phase2) p.give(c);
+        }
+        return peakFootprint;
+    }
+
+    @Test
+    void uncappedTheCacheKeepsBothPhasesBlocks() {
+        try (HostPool p = new HostPool("test")) {
+            assertEquals(17 * M, phases(p, 3), "8 x 1 MiB cached beside 3 x 3 MiB live");
+            assertEquals(0, p.evictions());
+        }
+    }
+
     @Test
     void sameSizeIsReusedWithoutANewAllocation() {
-        try (HostPool p = new HostPool("test")) {
+        try (HostPool p = capped()) {
             HostPool.Chunk a = p.take(3 * M + 5);
             p.give(a);
             HostPool.Chunk b = p.take(3 * M + 5);
@@ -29,22 +60,10 @@ class HostPoolTest {
         }
     }
 
-    /** Two phases with disjoint sizes, as a forward pass's temporaries and a backward pass's gradients. */
     @Test
     void footprintNeverPassesTheLivePeak() {
-        try (HostPool p = new HostPool("test")) {
-            long peakFootprint = 0;
-            for (int step = 0; step < 4; step++) {
-                List<HostPool.Chunk> phase1 = new ArrayList<>();
-                for (int i = 0; i < 8; i++) phase1.add(p.take(M));          // 8 MiB live
-                for (HostPool.Chunk c : phase1) p.give(c);                    // cached: 8 x 1 MiB
-                List<HostPool.Chunk> phase2 = new ArrayList<>();
-                for (int i = 0; i < 3; i++) {                                 // 3 x 3 MiB: none fits 1 MiB chunks
-                    phase2.add(p.take(3 * M));
-                    peakFootprint = Math.max(peakFootprint, p.liveBytes() + p.cachedBytes());
-                }
-                for (HostPool.Chunk c : phase2) p.give(c);
-            }
+        try (HostPool p = capped()) {
+            long peakFootprint = phases(p, 4);
             // the most ever live is 9 MiB (phase 2); without the cap the footprint would be 8 + 9 = 17 MiB
             assertEquals(9 * M, p.peakBytes());
             assertTrue(peakFootprint <= 9 * M, "footprint " + peakFootprint + " above the live peak " + 9 * M);
@@ -54,7 +73,7 @@ class HostPoolTest {
 
     @Test
     void aMissOverTheCapTakesACachedChunkOfUpToTwiceItsSize() {
-        try (HostPool p = new HostPool("test")) {
+        try (HostPool p = capped()) {
             HostPool.Chunk big = p.take(2 * M);
             p.give(big);
             HostPool.Chunk c = p.take(M + 64);                                // 2 MiB <= 2 x (1 MiB + 64)
@@ -76,7 +95,7 @@ class HostPoolTest {
     @Test
     void anEvictedChunkTurnsColdAndIsUsedAgain() {
         assumeTrue(PageMemory.maps(PageMemory.MIN_BYTES), "needs mmap and madvise (Linux)");
-        try (HostPool p = new HostPool("test")) {
+        try (HostPool p = capped()) {
             HostPool.Chunk a = p.take(6 * M);
             a.segment().fill((byte) 7);
             p.give(a);
@@ -98,7 +117,7 @@ class HostPoolTest {
 
     @Test
     void mappedAndMallocedChunksHoldData() {
-        try (HostPool p = new HostPool("test")) {
+        try (HostPool p = capped()) {
             for (long size : new long[] {64, 4 * K + 8, PageMemory.MIN_BYTES, 5 * M + 64}) {
                 HostPool.Chunk c = p.take(size);
                 MemorySegment s = c.segment();
