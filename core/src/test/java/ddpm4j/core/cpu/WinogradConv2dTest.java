@@ -8,9 +8,7 @@ import ddpm4j.core.Backend.ConvGeom;
 import ddpm4j.core.Tensor;
 import ddpm4j.core.testing.ChildJvm;
 import java.util.Arrays;
-import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
 import static ddpm4j.core.cpu.CpuCheck.REF;
@@ -201,22 +199,10 @@ class WinogradConv2dTest {
         System.out.println("fingerprint " + fingerprint());
     }
 
+    /** Repeats, two concurrent callers, and child JVMs at 1 and 3 threads give the same bits. */
     @Test
-    void repeatsAndConcurrentCallersGiveTheSameBits() throws Exception {
-        String serial = fingerprint();
-        assertEquals(serial, fingerprint(), "repeat");
-        // two callers at once: one gets the pool, the other runs every block inline on its own thread
-        var a = CompletableFuture.supplyAsync(WinogradConv2dTest::fingerprint);
-        var b = CompletableFuture.supplyAsync(WinogradConv2dTest::fingerprint);
-        assertEquals(serial, a.get(), "concurrent caller 1");
-        assertEquals(serial, b.get(), "concurrent caller 2");
-    }
-
-    @Test
-    void threadCountDoesNotChangeTheBits() throws Exception {
-        String here = fingerprint();
-        for (int threads : new int[] {1, 3}) assertEquals(here, ChildJvm.run(WinogradConv2dTest.class, Map.of(), "fingerprint", "-Dddpm4j.threads=" + threads),
-                "-Dddpm4j.threads=" + threads);
+    void sameBitsForAnyCallerAndThreadCount() throws Exception {
+        ChildJvm.assertSameBitsEverywhere(WinogradConv2dTest.class, WinogradConv2dTest::fingerprint);
     }
 
     private static double maxAbs(Tensor e, Tensor a) {

@@ -10,8 +10,6 @@ import ddpm4j.core.testing.ChildJvm;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
 import static ddpm4j.core.cpu.CpuCheck.REF;
@@ -140,21 +138,10 @@ class WinogradWeightGradTest {
         System.out.println("fingerprint " + fingerprint());
     }
 
+    /** Repeats, two concurrent callers, and child JVMs at 1 and 3 threads give the same bits. */
     @Test
-    void repeatsAndConcurrentCallersGiveTheSameBits() throws Exception {
-        String serial = fingerprint();
-        assertEquals(serial, fingerprint(), "repeat");
-        var a = CompletableFuture.supplyAsync(WinogradWeightGradTest::fingerprint);
-        var b = CompletableFuture.supplyAsync(WinogradWeightGradTest::fingerprint);
-        assertEquals(serial, a.get(), "concurrent caller 1");
-        assertEquals(serial, b.get(), "concurrent caller 2");
-    }
-
-    @Test
-    void threadCountDoesNotChangeTheBits() throws Exception {
-        String here = fingerprint();
-        for (int threads : new int[] {1, 3}) assertEquals(here, ChildJvm.run(WinogradWeightGradTest.class, Map.of(), "fingerprint", "-Dddpm4j.threads=" + threads),
-                "-Dddpm4j.threads=" + threads);
+    void sameBitsForAnyCallerAndThreadCount() throws Exception {
+        ChildJvm.assertSameBitsEverywhere(WinogradWeightGradTest.class, WinogradWeightGradTest::fingerprint);
     }
 
     private static double maxAbs(Tensor e, Tensor a) {

@@ -10,6 +10,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 
 /** A child JVM for a test. */
 public final class ChildJvm {
@@ -36,5 +38,25 @@ public final class ChildJvm {
         String prefix = marker + " ";
         return output.lines().filter(l -> l.startsWith(prefix)).map(l -> l.substring(prefix.length())).findFirst()
                 .orElseThrow(() -> new AssertionError("child JVM " + main.getSimpleName() + " printed no '" + marker + "' line:\n" + output));
+    }
+
+    /**
+     * The kernel-determinism check shared by the kernel tests: {@code fingerprint} (a hash of a kernel's outputs) is
+     * the same when repeated, from two callers at once (one gets Parallel's pool, the other runs inline), and in child
+     * JVMs at 1 and 3 threads, where {@code main} prints "fingerprint " and the hash.
+     */
+    public static void assertSameBitsEverywhere(Class<?> main, Supplier<String> fingerprint) throws Exception {
+        String serial = fingerprint.get();
+        assertSame(serial, fingerprint.get(), "repeat");
+        var a = CompletableFuture.supplyAsync(fingerprint);
+        var b = CompletableFuture.supplyAsync(fingerprint);
+        assertSame(serial, a.get(), "concurrent caller 1");
+        assertSame(serial, b.get(), "concurrent caller 2");
+        for (int threads : new int[] {1, 3})
+            assertSame(serial, run(main, Map.of(), "fingerprint", "-Dddpm4j.threads=" + threads), "-Dddpm4j.threads=" + threads);
+    }
+
+    private static void assertSame(String expected, String actual, String what) {
+        if (!expected.equals(actual)) throw new AssertionError(what + ": fingerprint " + actual + ", expected " + expected);
     }
 }
