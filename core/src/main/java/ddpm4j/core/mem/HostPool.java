@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Off-heap host memory for the CPU and reference backends: exact-size free lists, so a training step that allocates
-// the same shapes every iteration reuses the same segments instead of calling malloc. The cache never lifts the
-// footprint (live + cached) above the highest live total seen: a miss takes a cached chunk of up to twice its size, else
-// the oldest cached chunks give their pages back to the kernel. Chunks of 256 KiB and more are mapped pages
-// (PageMemory). Each chunk has its own shared arena, closed by trim() or close(): the pool is the one owner of every
+// the same shapes every iteration reuses the same segments instead of calling malloc. When capped (capFootprint: while
+// training), the cache never lifts the footprint (live + cached) above the highest live total seen: a miss takes a
+// cached chunk of up to twice its size, else the oldest cached chunks give their pages back to the kernel. Chunks of
+// 256 KiB and more are mapped pages (PageMemory). Each chunk has its own shared arena, closed by trim() or close(): the pool is the one owner of every
 // byte it hands out.
 package ddpm4j.core.mem;
 
@@ -55,10 +55,10 @@ public final class HostPool implements AutoCloseable {
         if (closed) throw new IllegalStateException(owner + ": memory pool is closed");
         long size = sizeClass(bytes);
         Chunk c = reuse(free, size);
-        // A miss of a mapped size that would lift the footprint (live + cached) above the most ever live: first a cached
-        // chunk of up to twice the size, else the oldest cached mapped chunks give their pages back. Chunks of sizes one phase no
-        // longer asks for (the forward pass's, while the backward pass allocates gradients) sat beside new ones
-        // otherwise: 65 MiB above the live peak on the MNIST U-Net's first training step, and the resident peak too.
+        // Capped, a miss of a mapped size that would lift the footprint (live + cached) above the most ever live takes a
+        // cached chunk of up to twice the size, or else the oldest cached mapped chunks give their pages back. Chunks of
+        // sizes one phase no longer asks for (the forward pass's, while the backward pass allocates gradients) sat
+        // beside new ones otherwise: 65 MiB above the live peak on the MNIST U-Net's first training step.
         if (c == null && cap && PageMemory.maps(size) && liveBytes + cachedBytes + size > highWater) {
             Map.Entry<Long, ArrayDeque<Chunk>> bigger = free.ceilingEntry(size);
             if (bigger != null && bigger.getKey() <= 2 * size) c = reuse(free, bigger.getKey());
