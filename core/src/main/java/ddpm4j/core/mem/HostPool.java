@@ -19,10 +19,10 @@ import java.util.TreeMap;
 /** A thread-safe pool of 64-byte aligned native segments. */
 public final class HostPool implements AutoCloseable {
     /**
-     * One allocation: its arena is closed when the chunk leaves the pool for good. {@code mapping} is the
-     * PageMemory.Mapping behind a mapped chunk (null for a malloc'ed one).
+     * One allocation: its arena is closed when the chunk leaves the pool for good. {@code mapped}: the segment is a
+     * PageMemory mapping (else malloc'ed).
      */
-    public record Chunk(Arena arena, MemorySegment segment, Object mapping) {}
+    public record Chunk(Arena arena, MemorySegment segment, boolean mapped) {}
 
     private static final long ALIGN = 64;
 
@@ -81,7 +81,7 @@ public final class HostPool implements AutoCloseable {
         Chunk c = q.pollFirst();
         if (q.isEmpty()) lists.remove(size);
         if (lists == free) {
-            if (c.mapping() != null) age.remove(c);
+            if (c.mapped()) age.remove(c);
             cachedBytes -= size;
         }
         reuses++;
@@ -92,13 +92,8 @@ public final class HostPool implements AutoCloseable {
     private Chunk fresh(long size) {
         Arena arena = Arena.ofShared();
         try {
-            Chunk c;
-            if (PageMemory.maps(size)) {
-                PageMemory.Mapped m = PageMemory.map(arena, size);
-                c = new Chunk(arena, m.segment(), m.mapping());
-            } else {
-                c = new Chunk(arena, arena.allocate(size, ALIGN), null);
-            }
+            boolean mapped = PageMemory.maps(size);
+            Chunk c = new Chunk(arena, mapped ? PageMemory.map(arena, size) : arena.allocate(size, ALIGN), mapped);
             allocations++;
             return c;
         } catch (OutOfMemoryError e) {
@@ -115,7 +110,7 @@ public final class HostPool implements AutoCloseable {
         liveBytes -= size;
         if (closed) { c.arena().close(); return; }
         free.computeIfAbsent(size, k -> new ArrayDeque<>()).addFirst(c);
-        if (c.mapping() != null) age.add(c);
+        if (c.mapped()) age.add(c);
         cachedBytes += size;
     }
 
@@ -137,7 +132,7 @@ public final class HostPool implements AutoCloseable {
             if (q.isEmpty()) free.remove(bytes);
             cachedBytes -= bytes;
             evictions++;
-            PageMemory.release((PageMemory.Mapping) c.mapping());
+            PageMemory.release(c.segment());
             cold.computeIfAbsent(bytes, k -> new ArrayDeque<>()).addFirst(c);
         }
     }

@@ -47,12 +47,6 @@ final class PageMemory {
         MADVISE = advise;
     }
 
-    /** One mapping: its arena's cleanup unmaps it. */
-    record Mapping(long address, long bytes) {}
-
-    /** A mapped segment and the mapping behind it. */
-    record Mapped(MemorySegment segment, Mapping mapping) {}
-
     private PageMemory() {}
 
     /** Whether chunks of {@code bytes} are mapped rather than malloc'ed. */
@@ -64,7 +58,8 @@ final class PageMemory {
      * {@code bytes} of zeroed memory owned by {@code arena}: unmapped when the arena closes. Throws OutOfMemoryError
      * when the kernel refuses.
      */
-    static Mapped map(Arena arena, long bytes) {
+    @SuppressWarnings("restricted")
+    static MemorySegment map(Arena arena, long bytes) {
         MemorySegment p;
         try {
             p = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, bytes, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0L);
@@ -72,26 +67,6 @@ final class PageMemory {
             throw new IllegalStateException("mmap of " + bytes + " bytes failed", t);
         }
         if (p.address() == -1L) throw new OutOfMemoryError("mmap refused " + bytes + " bytes");
-        return own(arena, p, bytes);
-    }
-
-    /**
-     * Gives the mapping's pages back to the kernel (madvise MADV_DONTNEED): resident memory drops at once, the
-     * mapping stays valid and reads as zeros, pages come back (zeroed) as they are written.
-     */
-    static void release(Mapping m) {
-        try {
-            int rc = (int) MADVISE.invokeExact(MemorySegment.ofAddress(m.address()), m.bytes(), MADV_DONTNEED);
-            if (rc != 0) throw new IllegalStateException("madvise(DONTNEED) of " + m.bytes() + " bytes failed");
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-    }
-
-    @SuppressWarnings("restricted")
-    private static Mapped own(Arena arena, MemorySegment p, long bytes) {
         if (HUGE && bytes >= HUGE_BYTES) {
             // 2 MiB pages where the kernel has them: 512x fewer page faults when a freed chunk's size comes back, and
             // fewer TLB misses; only a hint (an error, e.g. THP "never", changes nothing)
@@ -101,8 +76,24 @@ final class PageMemory {
                 throw new IllegalStateException("madvise failed", t);
             }
         }
-        Mapping m = new Mapping(p.address(), bytes);
-        return new Mapped(p.reinterpret(bytes, arena, seg -> unmap(m.address, m.bytes)), m);
+        long address = p.address();
+        return p.reinterpret(bytes, arena, seg -> unmap(address, bytes));
+    }
+
+    /**
+     * Gives the pages of {@code mapped} (a segment from {@link #map}) back to the kernel (madvise MADV_DONTNEED):
+     * resident memory drops at once, the mapping stays valid and reads as zeros, pages come back (zeroed) as they are
+     * written.
+     */
+    static void release(MemorySegment mapped) {
+        try {
+            int rc = (int) MADVISE.invokeExact(mapped, mapped.byteSize(), MADV_DONTNEED);
+            if (rc != 0) throw new IllegalStateException("madvise(DONTNEED) of " + mapped.byteSize() + " bytes failed");
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
     }
 
     private static void unmap(long address, long bytes) {
