@@ -144,6 +144,20 @@ public final class Gemm {
         }
     }
 
+    /**
+     * As {@link #sgemm} on the calling thread only, without argument checks or K blocking (one thread's sums never
+     * depend on the thread count): for kernels that already run one block per worker, such as Winograd's 36 GEMMs.
+     */
+    static void sgemmOneThread(boolean transA, boolean transB, int m, int n, int k, float alpha, MemorySegment a, int lda,
+                               MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
+        if (Choice.IMPL == Impl.OPENBLAS) {
+            OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS,
+                    transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        } else {
+            JavaGemm.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        }
+    }
+
     /** The Java Vector API kernel, whatever {@link #impl()} is (for tests and benchmarks). Same contract as sgemm. */
     public static void sgemmJava(boolean transA, boolean transB, int m, int n, int k, float alpha,
                                  MemorySegment a, int lda, MemorySegment b, int ldb, float beta,

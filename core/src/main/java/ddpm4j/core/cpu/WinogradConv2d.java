@@ -283,7 +283,12 @@ final class WinogradConv2d {
             padRows(slab, in, q, ch, g0, rows, 0, wp);
             for (int l = 0; l < cols; l += L) inputTile(slab, 0, wp, idx, runs, l, c.tmp, v, ch * cols + l, vPlane);
         }
-        for (int xi = 0; xi < 36; xi++) gemm(ut, co, cols, ci, u, xi * uPlane, v, xi * vPlane, m, xi * mPlane);
+        // M[xi] (co x cols) = U[xi] (co x ci, or stored transposed) V[xi] (ci x cols), single-threaded: one block is one
+        // worker's work
+        for (int xi = 0; xi < 36; xi++) {
+            Gemm.sgemmOneThread(ut, false, co, cols, ci, 1f, u.asSlice(4L * xi * uPlane, 4L * co * ci), ut ? co : ci,
+                    v.asSlice(4L * xi * vPlane, 4L * ci * cols), cols, 0f, m.asSlice(4L * xi * mPlane, 4L * co * cols), cols);
+        }
         for (int k = 0; k < co; k++) {
             float b = bias == null ? 0f : bias.getAtIndex(JAVA_FLOAT, k);
             long kb = (long) k * q.ho() * q.wo();
@@ -292,21 +297,6 @@ final class WinogradConv2d {
                 if (RUN > 0) storeRuns(out, c.y, kb, q.wo(), obase, lim, whole, l, cnt);
                 else storeTiles(out, c.y, kb, q.wo(), obase, lim, l, l, Math.min(cnt, l + L));
             }
-        }
-    }
-
-    // M[xi] (co x cols) = U[xi] (co x ci, or stored transposed) V[xi] (ci x cols), single-threaded: one block is one
-    // worker's work.
-    private static void gemm(boolean ta, int mm, int nn, int kk, MemorySegment a, int ao, MemorySegment b, int bo,
-                             MemorySegment c, int co) {
-        MemorySegment as = a.asSlice(4L * ao, 4L * mm * kk);
-        MemorySegment bs = b.asSlice(4L * bo, 4L * kk * nn);
-        MemorySegment cs = c.asSlice(4L * co, 4L * mm * nn);
-        if (Gemm.impl() == Gemm.Impl.OPENBLAS) {
-            OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, ta ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS,
-                    OpenBlas.CBLAS_NO_TRANS, mm, nn, kk, 1f, as, ta ? mm : kk, bs, nn, 0f, cs, nn);
-        } else {
-            Gemm.sgemmJava(ta, false, mm, nn, kk, 1f, as, ta ? mm : kk, bs, nn, 0f, cs, nn);
         }
     }
 

@@ -115,8 +115,8 @@ final class WinogradWeightGrad {
                 Parallel.forRange(36, 1, (wk, lo, hi) -> {
                     for (int xi = lo; xi < hi; xi++) {
                         if (xi == BIAS_XI && bsum != null) tileSums(m, (long) xi * mPlane, tc, cnt, k, bsum);
-                        gemm(k, c, cnt, m.asSlice(4L * xi * mPlane, 4L * k * tc), tc, v.asSlice(4L * xi * vPlane, 4L * c * tc), tc,
-                                beta, du.asSlice(4L * xi * uPlane, 4L * kc));
+                        Gemm.sgemmOneThread(false, true, k, c, cnt, 1f, m.asSlice(4L * xi * mPlane, 4L * k * tc), tc,
+                                v.asSlice(4L * xi * vPlane, 4L * c * tc), tc, beta, du.asSlice(4L * xi * uPlane, 4L * kc), c);
                     }
                 });
             }
@@ -245,16 +245,6 @@ final class WinogradWeightGrad {
         u.add(w).intoMemorySegment(m, 4 * (off + 3 * stride), LE);
         u.sub(w).intoMemorySegment(m, 4 * (off + 4 * stride), LE);
         d3.intoMemorySegment(m, 4 * (off + 5 * stride), LE);
-    }
-
-    // du (K x C, row stride C) = alpha m (K x cnt, row stride ld) v^T (v: C x cnt, row stride ld) + beta du, one thread
-    private static void gemm(int k, int c, int cnt, MemorySegment m, int ldm, MemorySegment v, int ldv, float beta, MemorySegment du) {
-        if (Gemm.impl() == Gemm.Impl.OPENBLAS) {
-            OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, OpenBlas.CBLAS_NO_TRANS, OpenBlas.CBLAS_TRANS, k, c, cnt, 1f, m, ldm,
-                    v, ldv, beta, du, c);
-        } else {
-            Gemm.sgemmJava(false, true, k, c, cnt, 1f, m, ldm, v, ldv, beta, du, c);
-        }
     }
 
     // dw[(f + l) * 9 + r * 3 + s] = (G^T dU G)[r][s] for pairs f + l, l < cnt (f = k * C + c): dU[xi] at
