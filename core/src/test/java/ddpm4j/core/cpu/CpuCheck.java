@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Helpers for the CPU backend tests: the same seeded input on the reference and CPU backends, and empty outputs.
+// Helpers for the CPU backend tests: the same seeded input on the reference and CPU backends, empty outputs, and
+// error measures.
 package ddpm4j.core.cpu;
 
 import ddpm4j.core.Backend;
@@ -34,5 +35,20 @@ final class CpuCheck {
 
     static Backend be(int i) {
         return i == 0 ? REF : CPU;
+    }
+
+    /** The largest |e - a| over the elements (any backends). */
+    static double maxAbs(Tensor e, Tensor a) {
+        double[] x = e.toDoubleArray(), y = a.toDoubleArray();
+        double m = 0;
+        for (int i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+        return m;
+    }
+
+    /** Root mean square of the elements. */
+    static double rms(Tensor t) {
+        double s = 0;
+        for (double v : t.toDoubleArray()) s += v * v;
+        return Math.sqrt(s / Math.max(1, t.numel()));
     }
 }

@@ -95,17 +95,17 @@ class WinogradConv2dTest {
                 WinogradConv2d.forward(CpuMem.seg(out[1]), CpuMem.seg(x[1]), CpuMem.seg(w[1]), withBias ? CpuMem.seg(bias[1]) : null, g);
                 double atol = 5e-5 * Math.sqrt(9.0 * g.c());
                 assertClose("forward " + g + " bias " + withBias, out[0], out[1], atol, 0);
-                worstF = Math.max(worstF, maxAbs(out[0], out[1]) / Math.sqrt(9.0 * g.c()));
-                worstRel = Math.max(worstRel, maxAbs(out[0], out[1]) / rms(out[0]));
+                worstF = Math.max(worstF, CpuCheck.maxAbs(out[0], out[1]) / Math.sqrt(9.0 * g.c()));
+                worstRel = Math.max(worstRel, CpuCheck.maxAbs(out[0], out[1]) / CpuCheck.rms(out[0]));
             }
             Tensor[] dx = CpuCheck.empty(g.n(), g.c(), g.h(), g.w());
             REF.conv2dBackwardInput(dx[0], dy[0], w[0], g);
             WinogradConv2d.backwardData(CpuMem.seg(dx[1]), CpuMem.seg(dy[1]), CpuMem.seg(w[1]), g);
             assertClose("backward data " + g, dx[0], dx[1], 5e-5 * Math.sqrt(9.0 * g.k()), 0);
-            worstB = Math.max(worstB, maxAbs(dx[0], dx[1]) / Math.sqrt(9.0 * g.k()));
-            worstRel = Math.max(worstRel, maxAbs(dx[0], dx[1]) / rms(dx[0]));
+            worstB = Math.max(worstB, CpuCheck.maxAbs(dx[0], dx[1]) / Math.sqrt(9.0 * g.k()));
+            worstRel = Math.max(worstRel, CpuCheck.maxAbs(dx[0], dx[1]) / CpuCheck.rms(dx[0]));
         }
-        System.out.printf("winograd: worst |err| / sqrt(9C): forward %.3g, backward data %.3g; worst |err| / rms(out) %.3g%n",
+        System.out.printf("winograd: worst |err| / sqrt(9C): forward %.3g, backward data %.3g; worst |err| / CpuCheck.rms(out) %.3g%n",
                 worstF, worstB, worstRel);
     }
 
@@ -203,18 +203,5 @@ class WinogradConv2dTest {
     @Test
     void sameBitsForAnyCallerAndThreadCount() throws Exception {
         ChildJvm.assertSameBitsEverywhere(WinogradConv2dTest.class, WinogradConv2dTest::fingerprint);
-    }
-
-    private static double maxAbs(Tensor e, Tensor a) {
-        double[] x = e.toDoubleArray(), y = a.toDoubleArray();
-        double m = 0;
-        for (int i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
-        return m;
-    }
-
-    private static double rms(Tensor t) {
-        double s = 0;
-        for (double v : t.toDoubleArray()) s += v * v;
-        return Math.sqrt(s / Math.max(1, t.numel()));
     }
 }

@@ -37,7 +37,7 @@ class WinogradWeightGradTest {
     /**
      * Tolerance: dW[k, c, r, s] sums P = N Ho Wo products of unit normals, so it is of size sqrt(P) and errors scale
      * with it. The transforms multiply dy by up to 64 (A dY A^T) and cancel in G^T dU G, so the fp32 error is an order
-     * above direct summation's. The worst seen is 1.1e-5 sqrt(P), 1.2e-5 rms(dW) (printed by this test); atol 5e-5 sqrt(P) leaves a 4x margin.
+     * above direct summation's. The worst seen is 1.1e-5 sqrt(P), 1.2e-5 CpuCheck.rms(dW) (printed by this test); atol 5e-5 sqrt(P) leaves a 4x margin.
      * dbias sums dy directly (the same sum as the im2col path).
      */
     @Test
@@ -56,8 +56,8 @@ class WinogradWeightGradTest {
                 WinogradWeightGrad.backwardWeights(CpuMem.seg(dwc[1]), CpuMem.seg(dbc[1]), CpuMem.seg(dy[1]), CpuMem.seg(x[1]), g, chunk);
                 assertClose("dW " + g + " chunk " + chunk, dw[0], dwc[1], atol, 0);
                 assertClose("dbias " + g, db[0], dbc[1], 1e-5 * Math.sqrt(p), 0);
-                worstAbs = Math.max(worstAbs, maxAbs(dw[0], dwc[1]) / Math.sqrt(p));
-                worstRel = Math.max(worstRel, maxAbs(dw[0], dwc[1]) / rms(dw[0]));
+                worstAbs = Math.max(worstAbs, CpuCheck.maxAbs(dw[0], dwc[1]) / Math.sqrt(p));
+                worstRel = Math.max(worstRel, CpuCheck.maxAbs(dw[0], dwc[1]) / CpuCheck.rms(dw[0]));
             }
             // without dbias: dW alone, the same bits
             Tensor dwn = CpuCheck.empty(g.k(), g.c(), 3, 3)[1], dwb = CpuCheck.empty(g.k(), g.c(), 3, 3)[1];
@@ -65,7 +65,7 @@ class WinogradWeightGradTest {
             WinogradWeightGrad.backwardWeights(CpuMem.seg(dwb), CpuMem.seg(db[1]), CpuMem.seg(dy[1]), CpuMem.seg(x[1]), g);
             assertArrayEquals(dwb.toFloatArray(), dwn.toFloatArray(), "dW with and without dbias " + g);
         }
-        System.out.printf("winograd weight gradient: worst |err| / sqrt(N Ho Wo) %.3g; worst |err| / rms(dW) %.3g%n", worstAbs, worstRel);
+        System.out.printf("winograd weight gradient: worst |err| / sqrt(N Ho Wo) %.3g; worst |err| / CpuCheck.rms(dW) %.3g%n", worstAbs, worstRel);
     }
 
     @Test
@@ -142,18 +142,5 @@ class WinogradWeightGradTest {
     @Test
     void sameBitsForAnyCallerAndThreadCount() throws Exception {
         ChildJvm.assertSameBitsEverywhere(WinogradWeightGradTest.class, WinogradWeightGradTest::fingerprint);
-    }
-
-    private static double maxAbs(Tensor e, Tensor a) {
-        double[] x = e.toDoubleArray(), y = a.toDoubleArray();
-        double m = 0;
-        for (int i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
-        return m;
-    }
-
-    private static double rms(Tensor t) {
-        double s = 0;
-        for (double v : t.toDoubleArray()) s += v * v;
-        return Math.sqrt(s / Math.max(1, t.numel()));
     }
 }
