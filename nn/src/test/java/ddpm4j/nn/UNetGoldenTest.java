@@ -41,7 +41,7 @@ class UNetGoldenTest {
     }
 
     /**
-     * The same with every 3x3 stride-1 convolution (forward and input gradient, conv_in's single channel included)
+     * The same with every 3x3 stride-1 convolution (forward, input and weight gradient, conv_in's single channel included)
      * through Winograd F(4x4, 3x3), which the default keeps for large layers this small network never reaches.
      */
     @Test

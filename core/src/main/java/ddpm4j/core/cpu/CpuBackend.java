@@ -19,8 +19,8 @@ public final class CpuBackend implements Backend {
     private final HostPool pool = new HostPool("cpu backend");
 
     /**
-     * Which 3x3 stride-1 convolutions (forward and input gradient) run as Winograd F(4x4, 3x3) instead of through
-     * oneDNN: none, those at the sizes where it measured faster (the default), or every one it can take (for tests
+     * Which 3x3 stride-1 convolutions (forward, input gradient and weight gradient) run as Winograd F(4x4, 3x3)
+     * instead of through oneDNN: none, those at the sizes where it measured faster (the default), or every one it can take (for tests
      * and experiments). {@code -Dddpm4j.winograd=false|true|all} sets it at start-up.
      */
     public enum Winograd {
