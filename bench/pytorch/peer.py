@@ -8,7 +8,11 @@
 """Run: /usr/bin/python3 bench/pytorch/peer.py [--quick] [--only SUBSTR] [--full-sampling] > peer.json
 
 Best setting on this machine (TOOLCHAIN.md): torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1, and OPENBLAS_CORETYPE /
-OPENBLAS_L2_SIZE unset for the run (bench/run.sh does that). JSON on stdout: min and median ms over repetitions."""
+OPENBLAS_L2_SIZE unset for the run (bench/run.sh does that). JSON on stdout: min and median ms over repetitions.
+
+--device cuda (PyTorch 2.x with CUDA) runs the same work on the GPU, every timed call ended by torch.cuda.synchronize(),
+in full FP32 (cuDNN's and cuBLAS's TF32 off, as ddpm4j's CUDA backend by default) unless --tf32; peak RSS is not
+measured there. This is the peer of `EndToEnd --backend cuda` and the JMH suite with -p backend=cuda."""
 import argparse
 import json
 import math
@@ -30,6 +34,7 @@ import peer_ops  # noqa: E402
 from unet_model import Attention, UNet2DModel  # noqa: E402
 
 T = 1000
+SYNC = lambda: None  # noqa: E731  torch.cuda.synchronize with --device cuda: a timed call ends when the GPU is done
 
 # The small MNIST U-Net of issue 6 (BenchSupport.mnistConfig) and google/ddpm-cifar10-32's config (UNetConfig.cifar10).
 MNIST_CONFIG = {
@@ -240,9 +245,11 @@ def sampling_runs(args):
 
         def ddim(i):
             x[0] = w.ddim_step(x[0], ts[i], ts[i + 1] if i + 1 < len(ts) else -1)
+            SYNC()
 
         def ancestral(i):
             x[0] = w.sample_step(x[0], T - 1 - i)
+            SYNC()
 
         out.append(loop(f"ddim50_{config}_b16", 50, 50, budget, ddim))
         out.append(loop(f"ddpm1000_{config}_b16", T, steps, budget, ancestral))
@@ -295,9 +302,19 @@ def main():
     ap.add_argument("--part", choices=("all", "ops", "models", "end2end"), default="all",
                     help="ops: kernels, layers and fused updates; models: U-Net and DDPM steps; end2end: sampling runs "
                          "and peak memory (bench/run.sh runs each right after ddpm4j's same part)")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda (needs PyTorch 2.x built with CUDA)")
+    ap.add_argument("--tf32", action="store_true", help="with --device cuda: let cuDNN and cuBLAS use TF32 tensor cores")
     ap.add_argument("--rss-child", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.device != "cpu":
+        global SYNC
+        if not torch.cuda.is_available():
+            sys.exit(f"peer.py: --device {args.device} but torch {torch.__version__} sees no CUDA device")
+        torch.set_default_device(args.device)  # every tensor and parameter below is made on the GPU
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = args.tf32
+        torch.backends.cudnn.benchmark = False
+        SYNC = torch.cuda.synchronize
     if args.rss_child:
         rss_child(args.rss_child)
         return
@@ -313,6 +330,8 @@ def main():
             if args.only and args.only not in name:
                 continue
             big = family in (unet_cases, step_cases)   # seconds per call on a loaded machine: one warm-up call
+            if args.device != "cpu":
+                fn = lambda f=fn: (f(), SYNC())  # noqa: E731
             ms = peer_ops.timed(fn, min(args.reps, args.model_reps) if big else args.reps, 1 if args.quick or big else 2,
                                 args.budget)
             lo, med = min(ms), statistics.median(ms)
@@ -324,9 +343,11 @@ def main():
             results.append(r)
             print(f"{name:44s} min {lo:9.3f} ms  median {med:9.3f} ms  ({len(ms)} reps)", file=sys.stderr)
     sampling = sampling_runs(args) if args.part in ("all", "end2end") else []
-    rss = peak_rss(args) if args.part in ("all", "end2end") else []
+    rss = peak_rss(args) if args.part in ("all", "end2end") and args.device == "cpu" else []
     env = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
+    gpu = torch.cuda.get_device_name() if args.device != "cpu" else None
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "device": args.device, "gpu": gpu,
+                      "tf32": args.tf32 if gpu else None,
                       "mkldnn": torch.backends.mkldnn.is_available(), "machine": platform.processor() or platform.machine(),
                       "cpus": os.cpu_count(), "env": env, "results": results, "sampling": sampling, "peak_rss": rss},
                      indent=1))

@@ -88,7 +88,12 @@ EXPORT cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_
     *d = (struct cudnnConvolutionStruct){pad_h, pad_w, u, v, dil_h, dil_w, mode, 0, 1};
     return CUDNN_STATUS_SUCCESS;
 }
-EXPORT cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t d, int math) { d->math = math; return CUDNN_STATUS_SUCCESS; }
+EXPORT cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t d, int math) {
+    // cudnnMathType_t: DEFAULT 0, TENSOR_OP 1, TENSOR_OP_ALLOW_CONVERSION 2, FMA 3 (all compute FP32 here)
+    if (math < 0 || math > 3) return bad("convolution: bad math type %d", math);
+    d->math = math;
+    return CUDNN_STATUS_SUCCESS;
+}
 
 static int out_dim(int in, int pad, int f, int dil, int stride) { return 1 + (in + 2 * pad - ((f - 1) * dil + 1)) / stride; }
 

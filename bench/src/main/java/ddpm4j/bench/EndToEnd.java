@@ -54,8 +54,11 @@ public final class EndToEnd {
         result.put("sampling", sampling(be, only, full ? DdpmWorkload.T : ddpmSteps, full ? Double.POSITIVE_INFINITY : budgetS));
         result.put("peak_rss", peakRss(backend, only));
         List<Object> profiles = new ArrayList<>();
-        for (String cfg : new String[] {"mnist", "cifar10"})
-            if (only.isEmpty() || ("profile_" + cfg).contains(only)) profiles.add(profile(be, cfg, cfg.equals("mnist") ? 16 : 8, profileSteps));
+        for (String cfg : new String[] {"mnist", "cifar10"}) {
+            if (!only.isEmpty() && !("profile_" + cfg).contains(only)) continue;
+            if (be.name().equals("cpu") || be.name().equals("reference")) profiles.add(profile(be, cfg, cfg.equals("mnist") ? 16 : 8, profileSteps));
+            else System.err.println("profile_" + cfg + ": skipped, the op-family profile times host-memory backends only (not " + be.name() + ")");
+        }
         result.put("profile", profiles);
         String json = Json.write(result);
         if (out == null) System.out.println(json);
@@ -175,10 +178,10 @@ public final class EndToEnd {
         }
     }
 
-    /** Wall time of {@code steps} training steps split by op family; "java" is what no backend call accounts for. */
     /** Training steps run before a profile is taken. */
     static final int WARM_STEPS = 5;
 
+    /** Wall time of {@code steps} training steps split by op family; "java" is what no backend call accounts for. */
     static Map<String, Object> profile(Backend inner, String cfg, int batch, int steps) {
         ProfilingBackend pb = new ProfilingBackend(inner);
         try (DdpmWorkload w = new DdpmWorkload(pb, cfg, batch, true)) {

@@ -25,6 +25,9 @@ final class ProfilingBackend implements Backend {
 
     /** @param inner a host-memory backend ("cpu" or "reference"): its kernels read this backend's HostStorage */
     ProfilingBackend(Backend inner) {
+        if (!java.util.Set.of("cpu", "reference").contains(inner.name()))
+            throw new IllegalArgumentException("the profile runs on host-memory backends (cpu, reference) only; '"
+                    + inner.name() + "' keeps its tensors in memory of its own");
         this.inner = inner;
         for (Family f : Family.values()) totals.put(f, new long[2]);
     }

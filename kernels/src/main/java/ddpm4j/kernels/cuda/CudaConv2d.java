@@ -38,7 +38,7 @@ final class CudaConv2d implements AutoCloseable {
         MemorySegment x = Cudnn.tensor4d(g.n(), g.c(), g.h(), g.w()), w = Cudnn.filter4d(g.k(), g.c(), g.r(), g.s());
         MemorySegment y = Cudnn.tensor4d(g.n(), g.k(), g.ho(), g.wo());
         MemorySegment conv = Cudnn.convolution2d(g.padTop(), g.padLeft(), g.stride(), g.stride(),
-                be.tf32() ? Cudnn.TENSOR_OP_MATH_ALLOW_CONVERSION : Cudnn.DEFAULT_MATH);
+                be.tf32() ? Cudnn.TENSOR_OP_MATH_ALLOW_CONVERSION : Cudnn.FMA_MATH);
         p = new Plan(x, w, y, conv,
                 Cudnn.chooseAlgo(Cudnn.Pass.FORWARD, h, x, w, conv, y, MAX_WORKSPACE),
                 Cudnn.chooseAlgo(Cudnn.Pass.BACKWARD_DATA, h, x, w, conv, y, MAX_WORKSPACE),

@@ -20,8 +20,12 @@ public final class Cudnn {
     static final NativeLibrary LIB = NativeLibrary.open("cuDNN", "ddpm4j.cuda.cudnnPath", "libcudnn.so.9", "libcudnn.so.8");
 
     static final int DATA_FLOAT = 0, TENSOR_NCHW = 0, CROSS_CORRELATION = 1;
-    /** cudnnMathType_t: DEFAULT_MATH keeps FP32; TENSOR_OP_MATH_ALLOW_CONVERSION lets cuDNN use TF32 tensor cores. */
-    public static final int DEFAULT_MATH = 0, TENSOR_OP_MATH_ALLOW_CONVERSION = 2;
+    /**
+     * cudnnMathType_t. FMA_MATH restricts cuDNN to FP32 FMA kernels. DEFAULT_MATH is not full FP32: on Ampere and
+     * later it permits TF32 tensor cores for float convolutions (seen on an H100: a sampling step 4e-4 off the CPU's),
+     * so it is not used. TENSOR_OP_MATH_ALLOW_CONVERSION lets cuDNN use TF32 tensor cores (-Dddpm4j.cuda.tf32=true).
+     */
+    public static final int DEFAULT_MATH = 0, TENSOR_OP_MATH_ALLOW_CONVERSION = 2, FMA_MATH = 3;
     /** Size of cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t: algo, status, time, memory (size_t at 16), ... */
     static final long PERF_BYTES = 48, PERF_STATUS = 4, PERF_MEMORY = 16;
 

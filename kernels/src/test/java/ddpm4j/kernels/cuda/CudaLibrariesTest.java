@@ -185,7 +185,7 @@ class CudaLibrariesTest {
         MemorySegment h = Cudnn.cudnnCreate();
         Cudnn.cudnnSetStream(h, stream);
         MemorySegment xd = Cudnn.tensor4d(n, c, hh, ww), yd = Cudnn.tensor4d(n, k, ho, wo), wd = Cudnn.filter4d(k, c, r, s);
-        MemorySegment cd = Cudnn.convolution2d(pad, pad, stride, stride, Cudnn.DEFAULT_MATH);
+        MemorySegment cd = Cudnn.convolution2d(pad, pad, stride, stride, Cudnn.FMA_MATH);
         long dX = upload(x), dW = upload(w), dDy = upload(dy), dY = CudaDriver.cuMemAlloc(y.length * 4L);
         long dDx = CudaDriver.cuMemAlloc(x.length * 4L), dDw = CudaDriver.cuMemAlloc(w.length * 4L);
         try (Arena ar = Arena.ofConfined()) {
