@@ -212,6 +212,21 @@ def fused_cases():
         yield f"ema_{p}", {"P": p}, 0, 12 * p, ema
 
 
+def gpu_peaks():
+    """What "% of peak" divides by on a GPU: an FP32 8192^3 GEMM (TF32 off) and a 1 GiB device-to-device copy."""
+    n, tf32 = 8192, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+    gemm_ms = min(peer_ops.timed(lambda: (torch.mm(a, b, out=c), SYNC()), 10, 3, 10.0))
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    x = torch.empty(1 << 28)
+    y = torch.empty_like(x)
+    copy_ms = min(peer_ops.timed(lambda: (y.copy_(x), SYNC()), 20, 3, 10.0))
+    print(f"gpu peaks: FP32 GEMM {2 * n ** 3 / gemm_ms / 1e9:.1f} TFLOP/s, copy {8 * (1 << 28) / copy_ms / 1e6:.0f} GB/s",
+          file=sys.stderr)
+    return {"fp32_gemm_gflops": round(2 * n ** 3 / gemm_ms / 1e6, 1), "copy_gbs": round(8 * (1 << 28) / copy_ms / 1e6, 1)}
+
+
 def loop(op, total, max_steps, budget_s, step):
     """Runs steps 0.. of a loop of `total` (at most max_steps, stopping past budget_s once 3 ran) and scales the time."""
     t0 = time.perf_counter()
@@ -346,8 +361,9 @@ def main():
     rss = peak_rss(args) if args.part in ("all", "end2end") and args.device == "cpu" else []
     env = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     gpu = torch.cuda.get_device_name() if args.device != "cpu" else None
+    peaks = gpu_peaks() if gpu and args.part in ("all", "ops") else None
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "device": args.device, "gpu": gpu,
-                      "tf32": args.tf32 if gpu else None,
+                      "tf32": args.tf32 if gpu else None, "gpu_peaks": peaks,
                       "mkldnn": torch.backends.mkldnn.is_available(), "machine": platform.processor() or platform.machine(),
                       "cpus": os.cpu_count(), "env": env, "results": results, "sampling": sampling, "peak_rss": rss},
                      indent=1))

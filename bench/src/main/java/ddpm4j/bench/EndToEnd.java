@@ -52,11 +52,13 @@ public final class EndToEnd {
         result.put("backend", be.describe());
         result.put("sampling_budget_s", full ? -1 : budgetS);
         result.put("sampling", sampling(be, only, full ? DdpmWorkload.T : ddpmSteps, full ? Double.POSITIVE_INFINITY : budgetS));
-        result.put("peak_rss", peakRss(backend, only));
+        boolean host = be.name().equals("cpu") || be.name().equals("reference");
+        // the process's resident set says nothing of a GPU's memory: peak RSS is measured for host backends only
+        result.put("peak_rss", host ? peakRss(backend, only) : List.of());
         List<Object> profiles = new ArrayList<>();
         for (String cfg : new String[] {"mnist", "cifar10"}) {
             if (!only.isEmpty() && !("profile_" + cfg).contains(only)) continue;
-            if (be.name().equals("cpu") || be.name().equals("reference")) profiles.add(profile(be, cfg, cfg.equals("mnist") ? 16 : 8, profileSteps));
+            if (host) profiles.add(profile(be, cfg, cfg.equals("mnist") ? 16 : 8, profileSteps));
             else System.err.println("profile_" + cfg + ": skipped, the op-family profile times host-memory backends only (not " + be.name() + ")");
         }
         result.put("profile", profiles);

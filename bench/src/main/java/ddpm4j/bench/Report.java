@@ -14,8 +14,10 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * {@code Report --jmh F --peer F --e2e F --peaks F --baseline F --md OUT --png OUT --machine F --command S [--update-baseline]};
- * {@code --peaks} is PeakProbe's JSON (without it, the fixed figures of TOOLCHAIN.md are used).
+ * {@code Report --jmh F --peer F --e2e F --peaks F --baseline F --md OUT --png OUT --machine F --command S [--update-baseline]
+ * [--backend cuda]}; {@code --peaks} is PeakProbe's JSON (without it, the fixed figures of TOOLCHAIN.md are used). With
+ * {@code --backend cuda} (bench/run-cuda.sh) the JMH rows of that backend are compared with the peer's GPU run and rated
+ * against the GPU peaks the peer measured; the CPU-only sections (peak RSS, profile, baseline) are left out.
  */
 public final class Report {
     /** One measured workload of ddpm4j and, where the peer ran it, PyTorch. Times in ms; work in FLOPs or bytes. */
@@ -27,6 +29,8 @@ public final class Report {
     /** The peaks "% of peak" divides by: PeakProbe's measurement of this run, else TOOLCHAIN.md's figures. */
     private double peakGflops = BenchSupport.PEAK_GFLOPS, peakGbs = BenchSupport.PEAK_GBS;
     private Map<String, Object> peaks;
+    /** The backend whose JMH rows are compared with the peer ("cpu", or "cuda" against PyTorch on the GPU). */
+    private String primary = "cpu";
 
     private Report() {}
 
@@ -57,6 +61,11 @@ public final class Report {
 
     private void run(Map<String, String> a) throws Exception {
         Object pj = mergePeer(a.getOrDefault("peer", "")), e2e = read(a.get("e2e")), pk = read(a.get("peaks"));
+        primary = a.getOrDefault("backend", "cpu");
+        if (!primary.equals("cpu")) {
+            gpu(a, pj, e2e);
+            return;
+        }
         if (pk != null) {
             peaks = map(pk);
             // the 2 cores' peak is at least one core's: on a shared machine the 2-thread rounds may find one core free
@@ -88,6 +97,56 @@ public final class Report {
         Files.writeString(Path.of(a.get("md")), md.toString());
         if (a.get("png") != null) ReportChart.draw(chart, Path.of(a.get("png")));
         if (a.containsKey("update-baseline")) writeBaseline(Path.of(a.get("baseline")));
+    }
+
+    /**
+     * The GPU document: the JMH rows of {@link #primary} against the peer's run on the same GPU, kernels rated against
+     * the FP32 GEMM rate and copy bandwidth the peer measured on it ({@code gpu_peaks}).
+     */
+    private void gpu(Map<String, String> a, Object pj, Object e2e) throws Exception {
+        int files = 0;
+        for (String f : a.getOrDefault("jmh", "").split(",")) {
+            Object jmh = read(f);
+            if (jmh == null) continue;
+            files++;
+            for (Object o : list(jmh)) addJmh(map(o));
+        }
+        if (files == 0) throw new IllegalArgumentException("Report: no JMH results found in '" + a.get("jmh") + "'");
+        StringBuilder md = new StringBuilder("# ddpm4j on the GPU: benchmark results\n\n");
+        md.append("Written by `bench/run-cuda.sh` (Report.java `--backend ").append(primary).append("`) from one run on one machine: ")
+          .append("the JMH suite with `-p backend=").append(primary).append("`, `EndToEnd --backend ").append(primary)
+          .append("` and `bench/pytorch/peer.py --device cuda`, each ddpm4j part followed by the peer's. Both sides compute in ")
+          .append("full FP32 (ddpm4j's default; PyTorch with TF32 off for cuDNN and cuBLAS) and end every timed call when the GPU is done ")
+          .append("(Backend.sync / torch.cuda.synchronize). PyTorch runs eagerly (no torch.compile, no CUDA graphs). ")
+          .append("**Speed ratio = PyTorch median time / ddpm4j median time** (above 1: ddpm4j is faster).\n\n");
+        md.append("## Machine and commands\n\n");
+        if (a.get("machine") != null && Files.exists(Path.of(a.get("machine"))))
+            md.append("```\n").append(Files.readString(Path.of(a.get("machine"))).strip()).append("\n```\n\n");
+        if (pj != null) {
+            Map<String, Object> p = map(pj);
+            md.append("PyTorch ").append(p.get("torch")).append(" on ").append(p.get("gpu")).append(", TF32 ").append(p.get("tf32")).append(".\n\n");
+            if (p.get("gpu_peaks") instanceof Map<?, ?> gp) {
+                peakGflops = num(gp.get("fp32_gemm_gflops"));
+                peakGbs = num(gp.get("copy_gbs"));
+                md.append("\"% of peak\" divides by what the peer measured on this GPU in the same run: ").append(f(peakGflops))
+                  .append(" GFLOP/s for an FP32 8192^3 cuBLAS GEMM without TF32, and ").append(f(peakGbs))
+                  .append(" GB/s for a 1 GiB device-to-device copy (bytes read + written).\n\n");
+            }
+        } else {
+            md.append("**The PyTorch peer did not run** (see the run log); ratios are missing.\n\n");
+        }
+        if (a.get("command") != null) md.append("Command: `").append(a.get("command")).append("`\n\n");
+        if (pj != null) for (Object o : list(map(pj).get("results"))) {
+            Map<String, Object> r = map(o);
+            peer.put(str(r.get("op")), new double[] {num(r.get("min_ms")), num(r.get("median_ms"))});
+        }
+        headline(md, pj, e2e);
+        opTable(md, "Kernels and layers", "op");
+        opTable(md, "U-Net forward and forward+backward at batch 16", "unet");
+        fused(md);
+        md.append("\n![ratios](ratios-cuda.png)\n");
+        Files.writeString(Path.of(a.get("md")), md.toString());
+        if (a.get("png") != null) ReportChart.draw(chart, Path.of(a.get("png")));
     }
 
     /** The peer's JSON files (one per part) merged into one document, or null when none exists. */
@@ -179,7 +238,7 @@ public final class Report {
             }
             default -> { return; }
         }
-        if (!"cpu".equals(p.get("backend"))) key += "@" + p.get("backend");
+        if (!primary.equals(p.get("backend"))) key += "@" + p.get("backend");
         ours.put(key, new Row(key, group, min, med, flops, bytes, images));
     }
 
@@ -243,7 +302,7 @@ public final class Report {
     }
 
     private void headline(StringBuilder md, Object pj, Object e2e) {
-        md.append("## Training and sampling (issue 6): images/s\n\n");
+        md.append("## Training and sampling").append(primary.equals("cpu") ? " (issue 6)" : "").append(": images/s\n\n");
         md.append("| workload | ddpm4j min ms | ddpm4j median ms | PyTorch min ms | PyTorch median ms | ddpm4j img/s | PyTorch img/s | speed ratio | target |\n");
         md.append("|---|---|---|---|---|---|---|---|---|\n");
         List<Row> steps = new ArrayList<>();
@@ -255,7 +314,7 @@ public final class Report {
               .append(t == null ? "–" : f(t[0])).append(" | ").append(t == null ? "–" : f(t[1])).append(" | ")
               .append(f(r.images() * 1e3 / r.median())).append(" | ").append(t == null ? "–" : f(r.images() * 1e3 / t[1]))
               .append(" | ").append(ratioCell(r.median(), t, r.key())).append(" | ")
-              .append(t == null ? "1.5x" : (t[1] / r.median() >= 1.5 ? "1.5x met" : "1.5x **missed**")).append(" |\n");
+              .append(!primary.equals("cpu") ? "–" : t == null ? "1.5x" : (t[1] / r.median() >= 1.5 ? "1.5x met" : "1.5x **missed**")).append(" |\n");
         }
         if (e2e != null) {
             Map<String, Map<String, Object>> theirs = new LinkedHashMap<>();
@@ -263,7 +322,9 @@ public final class Report {
             md.append("\nWhole sampling runs of 16 images, one run each (DDIM: eta = 0, 50 of the 1000 timesteps). Every step ")
               .append("costs the same, so a loop may run only its first K steps and scale the time by steps / K: the 1000-step ")
               .append("loop runs 100 by default (`--full-sampling` runs all), and a loop stops after its time budget ")
-              .append("(").append(f(num(map(e2e).get("sampling_budget_s")))).append(" s this run; at least 3 steps; K is shown).\n\n");
+              .append(num(map(e2e).get("sampling_budget_s")) < 0 ? "(none this run: every step ran" // --full-sampling
+                      : "(" + f(num(map(e2e).get("sampling_budget_s"))) + " s this run; at least 3 steps")
+              .append("; K is shown).\n\n");
             md.append("| run | ddpm4j s (K) | PyTorch s (K) | ddpm4j img/s | PyTorch img/s | speed ratio |\n|---|---|---|---|---|---|\n");
             for (Object o : list(map(e2e).get("sampling"))) {
                 Map<String, Object> r = map(o);
