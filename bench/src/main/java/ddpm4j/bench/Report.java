@@ -95,7 +95,7 @@ public final class Report {
         regressions(md, a);
         md.append("\n![ratios](ratios.png)\n");
         Files.writeString(Path.of(a.get("md")), md.toString());
-        if (a.get("png") != null) ReportChart.draw(chart, Path.of(a.get("png")));
+        drawChart(a, "PyTorch 1.13");
         if (a.containsKey("update-baseline")) writeBaseline(Path.of(a.get("baseline")));
     }
 
@@ -146,7 +146,18 @@ public final class Report {
         fused(md);
         md.append("\n![ratios](ratios-cuda.png)\n");
         Files.writeString(Path.of(a.get("md")), md.toString());
-        if (a.get("png") != null) ReportChart.draw(chart, Path.of(a.get("png")));
+        drawChart(a, pj == null ? "PyTorch" : "PyTorch " + map(pj).get("torch") + " on the GPU");
+    }
+
+    /** The ratio chart; a machine without fonts (a bare server) gets the tables and a sentence instead of a crash. */
+    private void drawChart(Map<String, String> a, String peerName) throws Exception {
+        if (a.get("png") == null) return;
+        try {
+            ReportChart.draw(chart, Path.of(a.get("png")), peerName, primary.equals("cpu"));
+        } catch (RuntimeException | InternalError e) {
+            System.err.println("Report: the chart " + a.get("png") + " was not drawn (" + e.getMessage()
+                    + "); the tables are written. Re-run Report with the run's JSON on a machine with fonts to draw it.");
+        }
     }
 
     /** The peer's JSON files (one per part) merged into one document, or null when none exists. */
