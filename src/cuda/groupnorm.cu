@@ -27,9 +27,9 @@ extern "C" __global__ void groupnorm_forward(float *out, float *mean, float *rst
     }
 }
 
-// dy, x, dx: (N, C, HW); w, b: (C); mean, rstd: (N, G); dw, db: (C), ADDED into (zero them first; atomicAdd
-// across the N blocks of a group). With yhat = (x - mean) * rstd and dpre the gradient at the affine output
-// (times silu'(pre) when fused): db[c] += sum dpre, dw[c] += sum dpre*yhat,
+// dy, x, dx: (N, C, HW); w, b: (C); mean, rstd: (N, G); pdw, pdb: (N, C), this sample's share of dw and db, written
+// (groupnorm_param_grad then sums them over N in order: no atomics, the same bits on every run). With yhat = (x - mean) * rstd and dpre the gradient at the affine output
+// (times silu'(pre) when fused): pdb[n, c] = sum dpre, pdw[n, c] = sum dpre*yhat,
 // dx = rstd * (dpre*w - mean_group(dpre*w) - yhat * mean_group(dpre*w*yhat)).
 // Reads 16*N*C*HW bytes, writes 4*N*C*HW.
 __device__ __forceinline__ float groupnorm_dpre(float dy, float yhat, float wc, float bc, int silu) {
@@ -38,7 +38,7 @@ __device__ __forceinline__ float groupnorm_dpre(float dy, float yhat, float wc, 
     return dy * sg * (1.0f + pre * (1.0f - sg));
 }
 
-extern "C" __global__ void groupnorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+extern "C" __global__ void groupnorm_backward(float *dx, float *pdw, float *pdb, const float *dy, const float *x,
                                               const float *w, const float *b, const float *mean, const float *rstd,
                                               int N, int C, int HW, int G, int silu) {
     __shared__ float scratch[32];
@@ -59,7 +59,7 @@ extern "C" __global__ void groupnorm_backward(float *dx, float *dw, float *db, c
         }
         sb = block_sum(sb, scratch);
         sw = block_sum(sw, scratch);
-        if (threadIdx.x == 0) { atomicAdd(&db[c], sb); atomicAdd(&dw[c], sw); }
+        if (threadIdx.x == 0) { pdb[(long long)n * C + c] = sb; pdw[(long long)n * C + c] = sw; }
         s1 += sb * wc;
         s2 += sw * wc;
     }
@@ -72,4 +72,15 @@ extern "C" __global__ void groupnorm_backward(float *dx, float *dw, float *db, c
         float dp = groupnorm_dpre(dy[base + i], yhat, w[c], b[c], silu);
         dx[base + i] = rs * (dp * w[c] - s1 - yhat * s2);
     }
+}
+
+// dw[c] += sum over n of pdw[n, c], db[c] likewise (pdw, pdb: (N, C) from groupnorm_backward), n in order: the same
+// bits on every run. One thread per channel. Reads 8*N*C bytes.
+extern "C" __global__ void groupnorm_param_grad(float *dw, float *db, const float *pdw, const float *pdb, int N, int C) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    float sw = 0.0f, sb = 0.0f;
+    for (int n = 0; n < N; n++) { sw += pdw[(long long)n * C + c]; sb += pdb[(long long)n * C + c]; }
+    dw[c] += sw;
+    db[c] += sb;
 }

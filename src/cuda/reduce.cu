@@ -57,13 +57,24 @@ extern "C" __global__ void sumsq_forward_axis(float *out, const float *x, int ou
     reduce_mid<2>(out, x, outer, r, inner);
 }
 
-// out[0] += sum x^2 over x: (n); one atomicAdd per block. Reads 4n bytes. Block: multiple of 32.
-extern "C" __global__ void sumsq_forward(float *out, const float *x, int n) {
+// part[blockIdx.x] = sum of x^2 over this block's grid-stride share of x: (n); sum_partials then adds the blocks up.
+// No atomics: for a given grid the bits are the same on every run. Reads 4n bytes. Block: multiple of 32.
+extern "C" __global__ void sumsq_partial(float *part, const float *x, int n) {
     __shared__ float scratch[32];
     float acc = 0.0f;
     for (long long i = grid_thread_id(); i < n; i += grid_threads()) acc += x[i] * x[i];
     acc = block_sum(acc, scratch);
-    if (threadIdx.x == 0) atomicAdd(out, acc);
+    if (threadIdx.x == 0) part[blockIdx.x] = acc;
+}
+
+// out[0] += scale * sum of part: (m), one block, always in the same order (the second pass of sumsq_partial and
+// mse_partial, instead of one atomicAdd per block, whose order changes from run to run). Block: multiple of 32.
+extern "C" __global__ void sum_partials(float *out, const float *part, int m, float scale) {
+    __shared__ float scratch[32];
+    float acc = 0.0f;
+    for (int i = threadIdx.x; i < m; i += blockDim.x) acc += part[i];
+    acc = block_sum(acc, scratch);
+    if (threadIdx.x == 0) out[0] += scale * acc;
 }
 
 // flag[0] = 0 if any element of x: (n) is NaN or infinite; the caller sets flag[0] = 1 first. Reads 4n bytes.

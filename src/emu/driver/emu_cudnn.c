@@ -14,7 +14,9 @@ typedef enum {
     CUDNN_STATUS_NOT_SUPPORTED = 3000, CUDNN_STATUS_INTERNAL_ERROR = 4000, CUDNN_STATUS_EXECUTION_FAILED = 5000
 } cudnnStatus_t;
 enum { CUDNN_DATA_FLOAT = 0, CUDNN_TENSOR_NCHW = 0, CUDNN_CONVOLUTION = 0, CUDNN_CROSS_CORRELATION = 1 };
-enum { FWD_IMPLICIT_GEMM = 0, FWD_GEMM = 2, BWD_DATA_ALGO_0 = 0, BWD_FILTER_ALGO_0 = 0 };
+/* cuDNN's numbering. Backward ALGO_0 sums with atomics on a GPU (cuDNN reports it CUDNN_NON_DETERMINISTIC); ALGO_1 is
+ * deterministic. The emulation runs both as the same loops but lists them as cuDNN does, ALGO_0 first. */
+enum { FWD_IMPLICIT_GEMM = 0, FWD_GEMM = 2, BWD_DATA_ALGO_0 = 0, BWD_DATA_ALGO_1 = 1, BWD_FILTER_ALGO_0 = 0, BWD_FILTER_ALGO_1 = 1 };
 
 typedef struct cudnnContext { void *stream; } *cudnnHandle_t;
 typedef struct cudnnTensorStruct { int n, c, h, w, set; } *cudnnTensorDescriptor_t;
@@ -123,9 +125,9 @@ static size_t im2col_bytes(cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
     return (size_t)x->c * w->h * w->w * y->h * y->w * sizeof(float);
 }
 
-static void perf(AlgoPerf *p, int algo, size_t memory) {
+static void perf(AlgoPerf *p, int algo, size_t memory, int deterministic) {
     memset(p, 0, sizeof *p);
-    p->algo = algo; p->status = CUDNN_STATUS_SUCCESS; p->time = -1; p->memory = memory; p->determinism = 1;
+    p->algo = algo; p->status = CUDNN_STATUS_SUCCESS; p->time = -1; p->memory = memory; p->determinism = deterministic;
 }
 
 EXPORT cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t h, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
@@ -136,8 +138,8 @@ EXPORT cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t h, cud
     if (s != CUDNN_STATUS_SUCCESS) return s;
     /* GEMM (im2col in the workspace) first, then the workspace-free implicit GEMM, as a real heuristic list looks. */
     int count = 0;
-    if (count < requested) perf(&results[count++], FWD_GEMM, im2col_bytes(x, w, y));
-    if (count < requested) perf(&results[count++], FWD_IMPLICIT_GEMM, 0);
+    if (count < requested) perf(&results[count++], FWD_GEMM, im2col_bytes(x, w, y), 1);
+    if (count < requested) perf(&results[count++], FWD_IMPLICIT_GEMM, 0, 1);
     *returned = count;
     return CUDNN_STATUS_SUCCESS;
 }
@@ -160,8 +162,10 @@ EXPORT cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t h
     if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
     cudnnStatus_t s = check_shapes(dx, w, c, dy);
     if (s != CUDNN_STATUS_SUCCESS) return s;
-    *returned = requested > 0;
-    if (requested > 0) perf(&results[0], BWD_DATA_ALGO_0, 0);
+    int count = 0;
+    if (count < requested) perf(&results[count++], BWD_DATA_ALGO_0, 0, 0);
+    if (count < requested) perf(&results[count++], BWD_DATA_ALGO_1, 0, 1);
+    *returned = count;
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -171,8 +175,10 @@ EXPORT cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t
     if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
     cudnnStatus_t s = check_shapes(x, dw, c, dy);
     if (s != CUDNN_STATUS_SUCCESS) return s;
-    *returned = requested > 0;
-    if (requested > 0) perf(&results[0], BWD_FILTER_ALGO_0, 0);
+    int count = 0;
+    if (count < requested) perf(&results[count++], BWD_FILTER_ALGO_0, 0, 0);
+    if (count < requested) perf(&results[count++], BWD_FILTER_ALGO_1, 0, 1);
+    *returned = count;
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -182,7 +188,7 @@ EXPORT cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(cudnnHandle_t 
     if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
     cudnnStatus_t s = check_shapes(dx, w, c, dy);
     if (s != CUDNN_STATUS_SUCCESS) return s;
-    if (algo != BWD_DATA_ALGO_0) return CUDNN_STATUS_NOT_SUPPORTED;
+    if (algo != BWD_DATA_ALGO_0 && algo != BWD_DATA_ALGO_1) return CUDNN_STATUS_NOT_SUPPORTED;
     *bytes = 0;
     return CUDNN_STATUS_SUCCESS;
 }
@@ -193,7 +199,7 @@ EXPORT cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_
     if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
     cudnnStatus_t s = check_shapes(x, dw, c, dy);
     if (s != CUDNN_STATUS_SUCCESS) return s;
-    if (algo != BWD_FILTER_ALGO_0) return CUDNN_STATUS_NOT_SUPPORTED;
+    if (algo != BWD_FILTER_ALGO_0 && algo != BWD_FILTER_ALGO_1) return CUDNN_STATUS_NOT_SUPPORTED;
     *bytes = 0;
     return CUDNN_STATUS_SUCCESS;
 }
@@ -266,7 +272,7 @@ EXPORT cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const float *
     if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
     cudnnStatus_t s = check_shapes(dxd, wd, c, dyd);
     if (s != CUDNN_STATUS_SUCCESS) return s;
-    if (algo != BWD_DATA_ALGO_0) return CUDNN_STATUS_NOT_SUPPORTED;
+    if (algo != BWD_DATA_ALGO_0 && algo != BWD_DATA_ALGO_1) return CUDNN_STATUS_NOT_SUPPORTED;
     int N = dxd->n, C = dxd->c, H = dxd->h, W = dxd->w, K = wd->k, R = wd->h, S = wd->w, OH = dyd->h, OW = dyd->w;
     size_t total = (size_t)N * C * H * W;
     double *acc = calloc(total, sizeof(double));
@@ -298,7 +304,7 @@ EXPORT cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const float
     if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
     cudnnStatus_t s = check_shapes(xd, dwd, c, dyd);
     if (s != CUDNN_STATUS_SUCCESS) return s;
-    if (algo != BWD_FILTER_ALGO_0) return CUDNN_STATUS_NOT_SUPPORTED;
+    if (algo != BWD_FILTER_ALGO_0 && algo != BWD_FILTER_ALGO_1) return CUDNN_STATUS_NOT_SUPPORTED;
     int N = xd->n, C = xd->c, H = xd->h, W = xd->w, K = dwd->k, R = dwd->h, S = dwd->w, OH = dyd->h, OW = dyd->w;
     size_t total = (size_t)K * C * R * S;
     double *acc = calloc(total, sizeof(double));

@@ -15,12 +15,20 @@ final class CudaGroupNorm {
                 out, mean, rstd, x, w, b, n, c, hw, groups, eps, silu ? 1 : 0);
     }
 
-    /** dw and db are ADDED into: the caller zeroes them. */
+    /**
+     * dw and db are ADDED into: the caller zeroes them. Each sample's share goes to scratch (N, C) rows that a second
+     * kernel sums over N in order, so the result is the same bits on every run (no atomics).
+     */
     static void backward(CudaBackend be, long dx, long dw, long db, long dy, long x, long w, long b, long mean, long rstd,
                          int n, int c, int hw, int groups, boolean silu) {
         check(n, c, groups);
-        be.kernel(FILE, "groupnorm_backward").launch(be.stream(), n * groups, 1, 256, 1, 0,
-                dx, dw, db, dy, x, w, b, mean, rstd, n, c, hw, groups, silu ? 1 : 0);
+        long nc = (long) n * c;
+        try (CudaBackend.Temp part = be.temp(2 * nc)) {
+            long pdw = part.ptr(), pdb = part.ptr() + 4 * nc;
+            be.kernel(FILE, "groupnorm_backward").launch(be.stream(), n * groups, 1, 256, 1, 0,
+                    dx, pdw, pdb, dy, x, w, b, mean, rstd, n, c, hw, groups, silu ? 1 : 0);
+            be.kernel(FILE, "groupnorm_param_grad").launch(be.stream(), (c + 127) / 128, 1, 128, 1, 0, dw, db, pdw, pdb, n, c);
+        }
     }
 
     private static void check(int n, int c, int groups) {

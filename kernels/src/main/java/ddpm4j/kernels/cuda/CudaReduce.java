@@ -25,8 +25,15 @@ final class CudaReduce {
         be.kernel(FILE, kernel).launch(be.stream(), (inner + 31) / 32, Math.min(outer, 65535), 32, 8, 0, out, x, outer, r, inner);
     }
 
-    /** out[0] += sum of x^2 over n elements (atomicAdd per block: zero out[0] first). Block 256, grid min(ceil(n/256), 1024). */
+    /**
+     * out[0] += sum of x^2 over n elements: one partial per block (block 256, grid min(ceil(n/256), 1024), fixed by n),
+     * then one block sums the partials in order. No atomics, so the gradient norm is the same bits on every run.
+     */
     static void sumsq(CudaBackend be, long out, long x, int n) {
-        be.kernel(FILE, "sumsq_forward").launch(be.stream(), (int) Math.max(1, Math.min((n + 255L) / 256, 1024)), 1, 256, 1, 0, out, x, n);
+        int blocks = (int) Math.max(1, Math.min((n + 255L) / 256, 1024));
+        try (CudaBackend.Temp part = be.temp(blocks)) {
+            be.kernel(FILE, "sumsq_partial").launch(be.stream(), blocks, 1, 256, 1, 0, part.ptr(), x, n);
+            be.kernel(FILE, "sum_partials").launch(be.stream(), 1, 1, 256, 1, 0, out, part.ptr(), blocks, 1f);
+        }
     }
 }

@@ -27,7 +27,9 @@ public final class Cudnn {
      */
     public static final int DEFAULT_MATH = 0, TENSOR_OP_MATH_ALLOW_CONVERSION = 2, FMA_MATH = 3;
     /** Size of cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t: algo, status, time, memory (size_t at 16), ... */
-    static final long PERF_BYTES = 48, PERF_STATUS = 4, PERF_MEMORY = 16;
+    static final long PERF_BYTES = 48, PERF_STATUS = 4, PERF_MEMORY = 16, PERF_DETERMINISM = 24;
+    /** cudnnDeterminism_t CUDNN_DETERMINISTIC. */
+    static final int DETERMINISTIC = 1;
 
     private static final FunctionDescriptor H_OUT = FunctionDescriptor.of(JAVA_INT, ADDRESS);
     private static final FunctionDescriptor H_IN = FunctionDescriptor.of(JAVA_INT, ADDRESS);
@@ -158,8 +160,10 @@ public final class Cudnn {
     public record Algo(int algo, long workspaceBytes) {}
 
     /**
-     * The heuristically best algorithm for a pass whose workspace fits in {@code maxWorkspace} bytes
-     * (cudnnGet*Algorithm_v7, first successful entry that fits). Descriptor order: x, w, conv, y.
+     * The heuristically best deterministic algorithm for a pass whose workspace fits in {@code maxWorkspace} bytes
+     * (cudnnGet*Algorithm_v7: the first successful, deterministic entry that fits). Deterministic, because cuDNN's
+     * first choice for the backward passes is often an algorithm that sums with atomics, whose bits change from run
+     * to run: a seeded training run must give the same weights twice. Descriptor order: x, w, conv, y.
      */
     public static Algo chooseAlgo(Pass pass, MemorySegment h, MemorySegment x, MemorySegment w, MemorySegment conv,
                                   MemorySegment y, long maxWorkspace) {
@@ -174,11 +178,11 @@ public final class Cudnn {
             check(rc, "cudnnGetConvolution" + passName(pass) + "Algorithm_v7");
             for (int i = 0; i < count.get(JAVA_INT, 0); i++) {
                 long base = i * PERF_BYTES;
-                if (perf.get(JAVA_INT, base + PERF_STATUS) != 0) continue;
+                if (perf.get(JAVA_INT, base + PERF_STATUS) != 0 || perf.get(JAVA_INT, base + PERF_DETERMINISM) != DETERMINISTIC) continue;
                 long ws = workspaceSize(pass, h, x, w, conv, y, perf.get(JAVA_INT, base));
                 if (ws <= maxWorkspace) return new Algo(perf.get(JAVA_INT, base), ws);
             }
-            throw new CudaException("cuDNN offers no " + pass + " convolution algorithm within a workspace of "
+            throw new CudaException("cuDNN offers no deterministic " + pass + " convolution algorithm within a workspace of "
                     + maxWorkspace + " bytes");
         } catch (Throwable t) { throw NativeLibrary.rethrow(t); }
     }

@@ -4,6 +4,7 @@
 package ddpm4j.kernels.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -199,9 +200,13 @@ class CudaLibrariesTest {
             Cudnn.run(Cudnn.Pass.FORWARD, h, one, xd, dX, wd, dW, cd, yd, dY, noWs, 0);
             assertClose(y, download(dY, y.length), 1e-5, 1e-5);
             Cudnn.Algo bd = Cudnn.chooseAlgo(Cudnn.Pass.BACKWARD_DATA, h, xd, wd, cd, yd, 0);
+            // cuDNN's non-deterministic (atomic) algorithms are BWD_DATA_ALGO_0 and BWD_FILTER_ALGO_0 / _3; both cuDNN
+            // and the emulation list ALGO_0 first, so taking the first entry would pick them
+            assertNotEquals(0, bd.algo(), "backward-data algorithm must be deterministic");
             Cudnn.run(Cudnn.Pass.BACKWARD_DATA, h, one, xd, dDx, wd, dW, cd, yd, dDy, bd, 0);
             assertClose(dx, download(dDx, dx.length), 1e-5, 1e-5);
             Cudnn.Algo bf = Cudnn.chooseAlgo(Cudnn.Pass.BACKWARD_FILTER, h, xd, wd, cd, yd, 0);
+            assertTrue(bf.algo() != 0 && bf.algo() != 3, "backward-filter algorithm must be deterministic, got " + bf.algo());
             Cudnn.run(Cudnn.Pass.BACKWARD_FILTER, h, one, xd, dX, wd, dDw, cd, yd, dDy, bf, 0);
             assertClose(dw, download(dDw, dw.length), 1e-5, 1e-5);
             if (ws != 0) CudaDriver.cuMemFree(ws);

@@ -62,7 +62,10 @@ class ReduceSoftmaxEmuTest {
                 float[] x = Check.uniform(41 + n, n, -1, 1);
                 for (float e : x) ref += (double) e * e;
                 int block = n < 100 ? 64 : 256;
-                k.launch("sumsq_forward", Dim3.of(Check.blocksFor(n, block)), Dim3.of(block), 0, acc, k.floats(x), n);
+                int blocks = Check.blocksFor(n, block);
+                var part = k.poisoned(blocks);
+                k.launch("sumsq_partial", Dim3.of(blocks), Dim3.of(block), 0, part, k.floats(x), n);
+                k.launch("sum_partials", Dim3.of(1), Dim3.of(64), 0, acc, part, blocks, 1f);
                 var flag = k.ints(1);
                 k.launch("allfinite_forward", Dim3.of(3), Dim3.of(64), 0, flag, k.floats(x), n);
                 assertEquals(1, EmuKernels.readInts(flag, 1)[0], "finite input, n " + n);

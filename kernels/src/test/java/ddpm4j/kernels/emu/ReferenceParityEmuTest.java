@@ -42,8 +42,11 @@ class ReferenceParityEmuTest {
             var dxs = k.poisoned(size);
             var dws = k.zeros(c);
             var dbs = k.zeros(c);
-            k.launch("groupnorm_backward", Dim3.of(n * g), Dim3.of(256), 0, dxs, dws, dbs, k.floats(dy), xs, ws, bs, ms, rs,
+            var pdw = k.poisoned(n * c);
+            var pdb = k.poisoned(n * c);
+            k.launch("groupnorm_backward", Dim3.of(n * g), Dim3.of(256), 0, dxs, pdw, pdb, k.floats(dy), xs, ws, bs, ms, rs,
                     n, c, hw, g, 1);
+            k.launch("groupnorm_param_grad", Dim3.of((c + 127) / 128), Dim3.of(128), 0, dws, dbs, pdw, pdb, n, c);
             Check.close("groupnorm dx vs reference", host(dx), EmuKernels.read(dxs, size), 1e-4, 1e-3);
             Check.close("groupnorm dw vs reference", host(dw), EmuKernels.read(dws, c), 1e-4, 1e-3);
             Check.close("groupnorm db vs reference", host(db), EmuKernels.read(dbs, c), 1e-4, 1e-3);

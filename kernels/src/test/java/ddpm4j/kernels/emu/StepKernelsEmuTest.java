@@ -168,8 +168,10 @@ class StepKernelsEmuTest {
                 for (int i = 0; i < len; i++) mse += ((double) a[i] - b[i]) * ((double) a[i] - b[i]) / len;
                 for (int i = 0; i < len; i++) da[i] = 2.0 * 0.5 * ((double) a[i] - b[i]) / len;
                 var loss = k.zeros(1);
-                k.launch("mse_forward", Dim3.of(Check.blocksFor(len, 256)), Dim3.of(256), 0, loss, k.floats(a), k.floats(b),
-                        1f / len, len);
+                int blocks = Check.blocksFor(len, 256);
+                var part = k.poisoned(blocks);
+                k.launch("mse_partial", Dim3.of(blocks), Dim3.of(256), 0, part, k.floats(a), k.floats(b), len);
+                k.launch("sum_partials", Dim3.of(1), Dim3.of(256), 0, loss, part, blocks, 1f / len);
                 Check.close("mse n" + len, new double[] {mse}, EmuKernels.read(loss, 1), 1e-6, 1e-5);
                 var das = k.poisoned(len);
                 k.launch("mse_backward", Dim3.of(2), Dim3.of(64), 0, das, k.floats(a), k.floats(b), k.floats(0.5f), 1f / len, len);
