@@ -184,6 +184,17 @@ public final class TrainRun {
         long[] st = new long[n];
         double[] l = new double[n];
         for (int i = 0; i < n; i++) { st[i] = rowsStep.get(i)[0]; l[i] = losses.get(i); }
-        LossPlot.write(o.outDir().resolve("loss.png"), st, l, n, "DDPM training loss (L_simple), " + n + " steps");
+        if (plotBroken) return;
+        try {
+            LossPlot.write(o.outDir().resolve("loss.png"), st, l, n, "DDPM training loss (L_simple), " + n + " steps");
+        } catch (RuntimeException | InternalError e) {
+            // java.awt needs fonts for the labels; a bare server (a GPU box in a container) may have none
+            plotBroken = true;
+            System.err.println("ddpm train: loss.png is not drawn on this machine (" + e.getMessage()
+                    + "); train_log.csv has every logged step, and training goes on");
+        }
     }
+
+    /** Set once drawing loss.png failed (no fonts), so the run says it once and goes on. */
+    private boolean plotBroken;
 }
