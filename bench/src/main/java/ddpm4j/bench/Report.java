@@ -62,6 +62,7 @@ public final class Report {
     private void run(Map<String, String> a) throws Exception {
         Object pj = mergePeer(a.getOrDefault("peer", "")), e2e = read(a.get("e2e")), pk = read(a.get("peaks"));
         primary = a.getOrDefault("backend", "cpu");
+        readResults(a, pj);
         if (!primary.equals("cpu")) {
             gpu(a, pj, e2e);
             return;
@@ -71,18 +72,6 @@ public final class Report {
             // the 2 cores' peak is at least one core's: on a shared machine the 2-thread rounds may find one core free
             peakGflops = Math.max(num(peaks.get("fma_gflops_1t")), num(peaks.get("fma_gflops_2t")));
             peakGbs = num(peaks.get("triad_gbs_2t"));
-        }
-        int files = 0;
-        for (String f : a.getOrDefault("jmh", "").split(",")) {
-            Object jmh = read(f);
-            if (jmh == null) continue;
-            files++;
-            for (Object o : list(jmh)) addJmh(map(o));
-        }
-        if (files == 0) throw new IllegalArgumentException("Report: no JMH results found in '" + a.get("jmh") + "'");
-        if (pj != null) for (Object o : list(map(pj).get("results"))) {
-            Map<String, Object> r = map(o);
-            peer.put(str(r.get("op")), new double[] {num(r.get("min_ms")), num(r.get("median_ms"))});
         }
         StringBuilder md = new StringBuilder();
         header(md, a, pj);
@@ -104,19 +93,14 @@ public final class Report {
      * the FP32 GEMM rate and copy bandwidth the peer measured on it ({@code gpu_peaks}).
      */
     private void gpu(Map<String, String> a, Object pj, Object e2e) throws Exception {
-        int files = 0;
-        for (String f : a.getOrDefault("jmh", "").split(",")) {
-            Object jmh = read(f);
-            if (jmh == null) continue;
-            files++;
-            for (Object o : list(jmh)) addJmh(map(o));
-        }
-        if (files == 0) throw new IllegalArgumentException("Report: no JMH results found in '" + a.get("jmh") + "'");
+        boolean tf32 = pj != null && Boolean.TRUE.equals(map(pj).get("tf32"));
         StringBuilder md = new StringBuilder("# ddpm4j on the GPU: benchmark results\n\n");
         md.append("Written by `bench/run-cuda.sh` (Report.java `--backend ").append(primary).append("`) from one run on one machine: ")
           .append("the JMH suite with `-p backend=").append(primary).append("`, `EndToEnd --backend ").append(primary)
           .append("` and `bench/pytorch/peer.py --device cuda`, each ddpm4j part followed by the peer's. Both sides compute in ")
-          .append("full FP32 (ddpm4j's default; PyTorch with TF32 off for cuDNN and cuBLAS) and end every timed call when the GPU is done ")
+          .append(tf32 ? "TF32 on tensor cores for GEMM and convolutions (`run-cuda.sh --tf32`)"
+                       : "full FP32 (ddpm4j's default; PyTorch with TF32 off for cuDNN and cuBLAS)")
+          .append(" and end every timed call when the GPU is done ")
           .append("(Backend.sync / torch.cuda.synchronize). PyTorch runs eagerly (no torch.compile, no CUDA graphs). ")
           .append("**Speed ratio = PyTorch median time / ddpm4j median time** (above 1: ddpm4j is faster).\n\n");
         md.append("## Machine and commands\n\n");
@@ -136,10 +120,6 @@ public final class Report {
             md.append("**The PyTorch peer did not run** (see the run log); ratios are missing.\n\n");
         }
         if (a.get("command") != null) md.append("Command: `").append(a.get("command")).append("`\n\n");
-        if (pj != null) for (Object o : list(map(pj).get("results"))) {
-            Map<String, Object> r = map(o);
-            peer.put(str(r.get("op")), new double[] {num(r.get("min_ms")), num(r.get("median_ms"))});
-        }
         headline(md, pj, e2e);
         opTable(md, "Kernels and layers", "op");
         opTable(md, "U-Net forward and forward+backward at batch 16", "unet");
@@ -157,6 +137,22 @@ public final class Report {
         } catch (RuntimeException | InternalError e) {
             System.err.println("Report: the chart " + a.get("png") + " was not drawn (" + e.getMessage()
                     + "); the tables are written. Re-run Report with the run's JSON on a machine with fonts to draw it.");
+        }
+    }
+
+    /** Our JMH rows (of every --jmh file) and the peer's times by workload name. */
+    private void readResults(Map<String, String> a, Object pj) throws Exception {
+        int files = 0;
+        for (String f : a.getOrDefault("jmh", "").split(",")) {
+            Object jmh = read(f);
+            if (jmh == null) continue;
+            files++;
+            for (Object o : list(jmh)) addJmh(map(o));
+        }
+        if (files == 0) throw new IllegalArgumentException("Report: no JMH results found in '" + a.get("jmh") + "'");
+        if (pj != null) for (Object o : list(map(pj).get("results"))) {
+            Map<String, Object> r = map(o);
+            peer.put(str(r.get("op")), new double[] {num(r.get("min_ms")), num(r.get("median_ms"))});
         }
     }
 
