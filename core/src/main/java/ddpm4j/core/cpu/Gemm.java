@@ -13,6 +13,13 @@ import java.lang.foreign.MemorySegment;
  * <p>OpenBLAS is used when it loads (see {@link OpenBlas}); otherwise, or with {@code -Dddpm4j.gemm=java}, a Java
  * Vector API kernel runs, and a single line on stderr says so. With {@code beta == 0}, C is overwritten (NaN in C
  * does not propagate), as BLAS specifies.
+ *
+ * <p>Threads: OpenBLAS always runs single-threaded here. A large product is cut into a fixed grid of blocks of C
+ * ({@link #blocks}: a power of two that depends on M, N and K only), and each block is one single-threaded OpenBLAS
+ * call over the whole of K, the blocks spread over {@link Parallel}'s pool. A single-threaded call cuts K at places
+ * that depend on K alone (OpenBLAS's driver/level3/level3.c), so every element's sum runs in the same order whatever
+ * the number of workers, and the result is bit-identical for any thread count, on any of OpenBLAS's kernel sets
+ * (GemmTest, GemmThreadsTest). Called from inside a pool task, the same blocks run one after another.
  */
 public final class Gemm {
 
@@ -21,16 +28,6 @@ public final class Gemm {
 
     private static final class Choice {
         static final Impl IMPL = choose();
-        /**
-         * Whether OpenBLAS's threaded SGEMM gives one thread's bits on this CPU's kernels (with K in blocks of
-         * {@link #K_BLOCK}). Checked (GemmTest, GemmThreadsTest, OPENBLAS_CORETYPE) for OpenBLAS 0.3.31's SkylakeX and
-         * Cooperlake kernels; its Haswell (AVX2) kernels differ in the last bit for every tested shape even so.
-         * Elsewhere, or with {@code -Dddpm4j.gemm.threads=rows}, a large product is cut into fixed row blocks,
-         * single-threaded calls spread over Parallel's pool (slower, and the same bits for any thread count).
-         */
-        static final boolean THREADED_SAME_BITS = IMPL == Impl.OPENBLAS
-                && java.util.Set.of("skylakex", "cooperlake").contains(OpenBlas.corename().toLowerCase(java.util.Locale.ROOT))
-                && !"rows".equalsIgnoreCase(System.getProperty("ddpm4j.gemm.threads"));
 
         private static Impl choose() {
             if ("java".equalsIgnoreCase(System.getProperty("ddpm4j.gemm"))) return Impl.JAVA;
@@ -60,33 +57,32 @@ public final class Gemm {
         check(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
         if (m == 0 || n == 0) return;
         if (Choice.IMPL == Impl.OPENBLAS && k > 0) {
-            int threads = (int) Math.min(Parallel.threads(), (long) m * n * k / SPLIT_MACS);
-            boolean nat = a.isNative() && b.isNative() && c.isNative();
-            if (!Choice.THREADED_SAME_BITS) {
-                rowBlocks(threads > 1 && shared(a) && shared(b) && shared(c), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-            } else if (threads > 1 && nat && Parallel.tryTakePool()) {
-                // OpenBLAS's own threads, as PyTorch uses them (measured 89-91% of the 2-core FMA peak at 512-2048
-                // cubed, against 59-86% for row blocks of single-threaded calls on Parallel's pool)
-                try {
-                    blas(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-                } finally {
-                    Parallel.releasePool();
-                }
-            } else {
-                // small, or called from inside a kernel on the pool (the pool's other threads are busy): one thread
-                blas(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-            }
+            grid(shared(a) && shared(b) && shared(c), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         } else {
             JavaGemm.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
     }
 
-    /** Rows per block where OpenBLAS's threads would not give one thread's bits: fixed, so the bits are too. */
-    static final int ROW_BLOCK = 128;
+    /** Products smaller than this many multiply-adds are one block (waking threads costs more than it gains). */
+    private static final long SPLIT_MACS = 1L << 19;
+    /** A product of {@code t * t * GRID_MACS} multiply-adds or more is cut into at least 2t blocks. */
+    private static final long GRID_MACS = 1L << 28;
+    /** The most blocks a product is cut into. */
+    static final int MAX_BLOCKS = 16;
 
-    /** Whether large products run on OpenBLAS's threads (else on fixed row blocks; see Choice.THREADED_SAME_BITS). */
-    static boolean openBlasThreads() {
-        return Choice.THREADED_SAME_BITS;
+    /**
+     * How many blocks of C a product is cut into: 1 below {@value #SPLIT_MACS} multiply-adds, else the power of two
+     * nearest above {@code sqrt(M N K / 2^28)}, at least 2 and at most {@value #MAX_BLOCKS}: 2 at 512 and 1024 cubed,
+     * 8 at 2048. It depends on the shape only, never on the thread count. Few, large blocks, because each
+     * single-threaded call packs its own panels of A and B again: at 1024 cubed, measured on 2 cores (Zen 4, OpenBLAS
+     * Zen kernels), 2 blocks of 512 x 1024 reached 88% of the FMA peak, 4 blocks 85-86%, OpenBLAS's own threads 89%.
+     */
+    static int blocks(int m, int n, int k) {
+        long macs = (long) m * n * k;
+        if (macs < SPLIT_MACS) return 1;
+        int t = 2;
+        while (t < MAX_BLOCKS && (double) t * t < (double) macs / GRID_MACS) t *= 2;
+        return t;
     }
 
     /** A thread that is never started: a segment it may access is not confined to the caller's thread. */
@@ -96,56 +92,44 @@ public final class Gemm {
         return s.isAccessibleBy(ELSEWHERE);
     }
 
-    // C in fixed blocks of ROW_BLOCK rows, each one single-threaded OpenBLAS call: on Parallel's pool when parallel
-    // (and not already inside a pool task), else one after another. Each element's sum runs in the same call whatever
-    // the thread count.
-    private static void rowBlocks(boolean parallel, boolean transA, boolean transB, int m, int n, int k, float alpha,
-                                  MemorySegment a, int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
-        int blocks = (m + ROW_BLOCK - 1) / ROW_BLOCK;
+    // C in a fixed grid of blocks(m, n, k) blocks, each one single-threaded OpenBLAS call over the whole of K: on
+    // Parallel's pool when parallel (run inline when called from a pool task), else one after another. Rows are split
+    // first (while a block has at least half as many rows as columns), then columns; block rows are multiples of 16 and
+    // block columns of 64, so every block but the last in each direction is made of whole OpenBLAS micro-tiles.
+    private static void grid(boolean parallel, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                             MemorySegment a, int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
+        int t = blocks(m, n, k), bm = 1, bn = 1;
+        while (bm * bn < t) {
+            int rows = (m + bm - 1) / bm, cols = (n + bn - 1) / bn;
+            if (rows >= 32 && 2 * rows >= cols) bm *= 2;
+            else if (cols >= 128) bn *= 2;
+            else if (rows >= 32) bm *= 2;
+            else break;
+        }
+        int rb = ((m + bm - 1) / bm + 15) & ~15, cb = ((n + bn - 1) / bn + 63) & ~63;
+        int nbm = (m + rb - 1) / rb, nbn = (n + cb - 1) / cb, blocks = nbm * nbn;
+        int ta = transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, tb = transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS;
+        if (blocks == 1) {
+            OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
         Parallel.Body body = (w, lo, hi) -> {
             for (int blk = lo; blk < hi; blk++) {
-                int r0 = blk * ROW_BLOCK, rows = Math.min(ROW_BLOCK, m - r0);
-                // rows r0.. of op(A): A stored (M, K) -> row offset r0 * lda; transposed (K, M) -> column offset r0
+                int r0 = (blk / nbn) * rb, c0 = (blk % nbn) * cb, rows = Math.min(rb, m - r0), cols = Math.min(cb, n - c0);
+                // rows r0.. of op(A): A stored (M, K) -> row offset r0 * lda; transposed (K, M) -> column offset r0.
+                // columns c0.. of op(B): B stored (K, N) -> column offset c0; transposed (N, K) -> row offset c0 * ldb
                 MemorySegment ar = a.asSlice(4L * (transA ? r0 : (long) r0 * lda));
-                blas(1, transA, transB, rows, n, k, alpha, ar, lda, b, ldb, beta, c.asSlice(4L * r0 * ldc), ldc);
+                MemorySegment bc = b.asSlice(4L * (transB ? (long) c0 * ldb : c0));
+                OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, ta, tb, rows, cols, k, alpha, ar, lda, bc, ldb, beta,
+                        c.asSlice(4L * ((long) r0 * ldc + c0)), ldc);
             }
         };
-        if (parallel && blocks > 1) Parallel.forRange(blocks, 1, body);
+        if (parallel) Parallel.forRange(blocks, 1, body);
         else body.run(0, 0, blocks);
     }
 
-    /** Products smaller than this many multiply-adds run on one thread (waking threads costs more than it gains). */
-    private static final long SPLIT_MACS = 1L << 18;
-
     /**
-     * The depth of one OpenBLAS call. OpenBLAS cuts a longer K into blocks itself, but not at the same places on one
-     * thread as on several (measured: most shapes with K above 384 differ in the last bit), so the sum over K would
-     * depend on the thread count. Blocks of at most 256, below every x86 kernel's own K block, are never cut again,
-     * and each element's sum then runs in the same order whatever the threads: the result is bit-identical for any
-     * thread count (GemmTest). OpenBLAS updates C once per K block anyway, so this costs little.
-     */
-    static final int K_BLOCK = 256;
-
-    // C = alpha op(A) op(B) + beta C as ceil(K / K_BLOCK) OpenBLAS calls accumulating into C
-    private static void blas(int threads, boolean transA, boolean transB, int m, int n, int k, float alpha,
-                             MemorySegment a, int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
-        int ta = transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, tb = transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS;
-        for (int k0 = 0; k0 < k; k0 += K_BLOCK) {
-            int kb = Math.min(K_BLOCK, k - k0);
-            // op(A)[:, k0:k0+kb] and op(B)[k0:k0+kb, :]
-            MemorySegment ak = a.asSlice(4L * (transA ? (long) k0 * lda : k0));
-            MemorySegment bk = b.asSlice(4L * (transB ? k0 : (long) k0 * ldb));
-            float bt = k0 == 0 ? beta : 1f;
-            if (threads > 1) {
-                OpenBlas.cblasSgemmThreaded(threads, OpenBlas.CBLAS_ROW_MAJOR, ta, tb, m, n, kb, alpha, ak, lda, bk, ldb, bt, c, ldc);
-            } else {
-                OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, ta, tb, m, n, kb, alpha, ak, lda, bk, ldb, bt, c, ldc);
-            }
-        }
-    }
-
-    /**
-     * As {@link #sgemm} on the calling thread only, without argument checks or K blocking (one thread's sums never
+     * As {@link #sgemm} on the calling thread only, as one call, without argument checks (one thread's sums never
      * depend on the thread count): for kernels that already run one block per worker, such as Winograd's 36 GEMMs.
      */
     static void sgemmOneThread(boolean transA, boolean transB, int m, int n, int k, float alpha, MemorySegment a, int lda,
