@@ -13,13 +13,6 @@ import java.lang.foreign.MemorySegment;
  * <p>OpenBLAS is used when it loads (see {@link OpenBlas}); otherwise, or with {@code -Dddpm4j.gemm=java}, a Java
  * Vector API kernel runs, and a single line on stderr says so. With {@code beta == 0}, C is overwritten (NaN in C
  * does not propagate), as BLAS specifies.
- *
- * <p>Threads: OpenBLAS always runs single-threaded here. A large product is cut into a fixed grid of blocks of C
- * ({@link #blocks}: a power of two that depends on M, N and K only), and each block is one single-threaded OpenBLAS
- * call over the whole of K, the blocks spread over {@link Parallel}'s pool. A single-threaded call cuts K at places
- * that depend on K alone (OpenBLAS's driver/level3/level3.c), so every element's sum runs in the same order whatever
- * the number of workers, and the result is bit-identical for any thread count, on any of OpenBLAS's kernel sets
- * (GemmTest, GemmThreadsTest). Called from inside a pool task, the same blocks run one after another.
  */
 public final class Gemm {
 
@@ -28,6 +21,17 @@ public final class Gemm {
 
     private static final class Choice {
         static final Impl IMPL = choose();
+        /**
+         * Whether OpenBLAS's threaded SGEMM gives one thread's bits on this CPU's kernels (with K in blocks of
+         * {@link #K_BLOCK}). Checked (GemmTest, GemmThreadsTest, OPENBLAS_CORETYPE) for OpenBLAS 0.3.31's SkylakeX and
+         * Cooperlake kernels; its Haswell (AVX2) kernels differ in the last bit for every tested shape even so.
+         * Elsewhere, or with {@code -Dddpm4j.gemm.threads=grid}, a large product is cut into a fixed grid of blocks of
+         * C, single-threaded full-K calls spread over Parallel's pool ({@link #blocks}; the same bits for any thread
+         * count on any kernel set).
+         */
+        static final boolean THREADED_SAME_BITS = IMPL == Impl.OPENBLAS
+                && java.util.Set.of("skylakex", "cooperlake").contains(OpenBlas.corename().toLowerCase(java.util.Locale.ROOT))
+                && !"grid".equalsIgnoreCase(System.getProperty("ddpm4j.gemm.threads"));
 
         private static Impl choose() {
             if ("java".equalsIgnoreCase(System.getProperty("ddpm4j.gemm"))) return Impl.JAVA;
@@ -57,32 +61,51 @@ public final class Gemm {
         check(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
         if (m == 0 || n == 0) return;
         if (Choice.IMPL == Impl.OPENBLAS && k > 0) {
-            grid(shared(a) && shared(b) && shared(c), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            int threads = (int) Math.min(Parallel.threads(), (long) m * n * k / SPLIT_MACS);
+            boolean nat = a.isNative() && b.isNative() && c.isNative();
+            if (!Choice.THREADED_SAME_BITS) {
+                grid(shared(a) && shared(b) && shared(c), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            } else if (threads > 1 && nat && Parallel.tryTakePool()) {
+                // OpenBLAS's own threads, as PyTorch uses them (measured 89-91% of the 2-core FMA peak at 512-2048
+                // cubed, against 59-86% for row blocks of single-threaded calls on Parallel's pool)
+                try {
+                    blas(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                } finally {
+                    Parallel.releasePool();
+                }
+            } else {
+                // small, or called from inside a kernel on the pool (the pool's other threads are busy): one thread
+                blas(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            }
         } else {
             JavaGemm.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
     }
 
-    /** Products smaller than this many multiply-adds are one block (waking threads costs more than it gains). */
-    private static final long SPLIT_MACS = 1L << 19;
     /** A product of {@code t * t * GRID_MACS} multiply-adds or more is cut into at least 2t blocks. */
     private static final long GRID_MACS = 1L << 28;
     /** The most blocks a product is cut into. */
     static final int MAX_BLOCKS = 16;
 
     /**
-     * How many blocks of C a product is cut into: 1 below {@value #SPLIT_MACS} multiply-adds, else the power of two
-     * nearest above {@code sqrt(M N K / 2^28)}, at least 2 and at most {@value #MAX_BLOCKS}: 2 at 512 and 1024 cubed,
-     * 8 at 2048. It depends on the shape only, never on the thread count. Few, large blocks, because each
-     * single-threaded call packs its own panels of A and B again: at 1024 cubed, measured on 2 cores (Zen 4, OpenBLAS
-     * Zen kernels), 2 blocks of 512 x 1024 reached 88% of the FMA peak, 4 blocks 85-86%, OpenBLAS's own threads 89%.
+     * How many blocks of C the grid cuts a product into: 1 below 2^19 multiply-adds, else the power of two nearest
+     * above {@code sqrt(M N K / 2^28)}, at least 2 and at most {@value #MAX_BLOCKS}: 2 at 512 and 1024 cubed, 8 at
+     * 2048. It depends on the shape only, never on the thread count. Few, large blocks, because each single-threaded
+     * call packs its own panels of A and B again: at 1024 cubed on this 2-core Zen 4 (best fifth of interleaved
+     * rounds), 2 blocks of 512 x 1024 reached 83-88% of the FMA peak, 4 blocks 75-86%, and 128-row blocks (the
+     * previous fallback) 57-69%; OpenBLAS's own threads 85-90%.
      */
     static int blocks(int m, int n, int k) {
         long macs = (long) m * n * k;
-        if (macs < SPLIT_MACS) return 1;
+        if (macs < 2 * SPLIT_MACS) return 1;
         int t = 2;
         while (t < MAX_BLOCKS && (double) t * t < (double) macs / GRID_MACS) t *= 2;
         return t;
+    }
+
+    /** Whether large products run on OpenBLAS's threads (else on fixed row blocks; see Choice.THREADED_SAME_BITS). */
+    static boolean openBlasThreads() {
+        return Choice.THREADED_SAME_BITS;
     }
 
     /** A thread that is never started: a segment it may access is not confined to the caller's thread. */
@@ -128,8 +151,38 @@ public final class Gemm {
         else body.run(0, 0, blocks);
     }
 
+    /** Products smaller than this many multiply-adds run on one thread (waking threads costs more than it gains). */
+    private static final long SPLIT_MACS = 1L << 18;
+
     /**
-     * As {@link #sgemm} on the calling thread only, as one call, without argument checks (one thread's sums never
+     * The depth of one OpenBLAS call. OpenBLAS cuts a longer K into blocks itself, but not at the same places on one
+     * thread as on several (measured: most shapes with K above 384 differ in the last bit), so the sum over K would
+     * depend on the thread count. Blocks of at most 256, below every x86 kernel's own K block, are never cut again,
+     * and each element's sum then runs in the same order whatever the threads: the result is bit-identical for any
+     * thread count (GemmTest). OpenBLAS updates C once per K block anyway, so this costs little.
+     */
+    static final int K_BLOCK = 256;
+
+    // C = alpha op(A) op(B) + beta C as ceil(K / K_BLOCK) OpenBLAS calls accumulating into C
+    private static void blas(int threads, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                             MemorySegment a, int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
+        int ta = transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, tb = transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS;
+        for (int k0 = 0; k0 < k; k0 += K_BLOCK) {
+            int kb = Math.min(K_BLOCK, k - k0);
+            // op(A)[:, k0:k0+kb] and op(B)[k0:k0+kb, :]
+            MemorySegment ak = a.asSlice(4L * (transA ? (long) k0 * lda : k0));
+            MemorySegment bk = b.asSlice(4L * (transB ? k0 : (long) k0 * ldb));
+            float bt = k0 == 0 ? beta : 1f;
+            if (threads > 1) {
+                OpenBlas.cblasSgemmThreaded(threads, OpenBlas.CBLAS_ROW_MAJOR, ta, tb, m, n, kb, alpha, ak, lda, bk, ldb, bt, c, ldc);
+            } else {
+                OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, ta, tb, m, n, kb, alpha, ak, lda, bk, ldb, bt, c, ldc);
+            }
+        }
+    }
+
+    /**
+     * As {@link #sgemm} on the calling thread only, without argument checks or K blocking (one thread's sums never
      * depend on the thread count): for kernels that already run one block per worker, such as Winograd's 36 GEMMs.
      */
     static void sgemmOneThread(boolean transA, boolean transB, int m, int n, int k, float alpha, MemorySegment a, int lda,

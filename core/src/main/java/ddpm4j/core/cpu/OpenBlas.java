@@ -112,6 +112,30 @@ public final class OpenBlas {
         }
     }
 
+    /**
+     * {@code cblas_sgemm} on {@code threads} of OpenBLAS's own threads (native segments only). OpenBLAS splits C
+     * into blocks of rows and columns and each element's sum over K runs in the same order as on one thread, so the
+     * result is bit-identical to {@link #cblas_sgemm} (GemmTest checks it). The thread count is process-wide in
+     * this pthreads build, so the caller must hold Parallel's pool ({@link Parallel#tryTakePool()}): kernels on
+     * other threads then run inline and their own GEMMs stay single-threaded in practice; one made concurrently
+     * from a thread outside the pool is still correct, merely queued behind this one by OpenBLAS.
+     */
+    static void cblasSgemmThreaded(int threads, int order, int transA, int transB, int m, int n, int k, float alpha,
+                                   MemorySegment a, int lda, MemorySegment b, int ldb, float beta,
+                                   MemorySegment c, int ldc) {
+        Bindings bs = bindings();
+        try {
+            bs.setNumThreads().invokeExact(threads);
+            try {
+                bs.sgemm().invokeExact(order, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            } finally {
+                bs.setNumThreads().invokeExact(1);
+            }
+        } catch (Throwable t) {
+            throw NativeLibs.rethrow(t);
+        }
+    }
+
     private static Bindings bindings() {
         Bindings b = Holder.L.value();
         if (b == null) throw new IllegalStateException("OpenBLAS is not available: " + Holder.L.error());
@@ -124,13 +148,8 @@ public final class OpenBlas {
         Path dir = NativeLibs.extract("openblas", RESOURCE_DIR, FILES, "org.bytedeco:openblas:linux-x86_64");
         // OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each threaded call by default, taking the
         // cores from the kernels that follow; 2^16 cycles (~25 us, like Parallel's own spin) bridges back-to-back
-        // GEMMs and no more (Gemm keeps OpenBLAS on one thread; this is for a caller that raises it with setNumThreads).
-        // Read once, when the library initialises; the user's own setting wins.
+        // GEMMs and no more. Read once, when the library initialises; the user's own setting wins.
         NativeLibs.setenvUnlessSet("OPENBLAS_THREAD_TIMEOUT", "16", "GOTO_THREAD_TIMEOUT");
-        // Kernel set: OpenBLAS's choice, except on Zen 4 (see coreType); OPENBLAS_CORETYPE, read once when the library
-        // initialises, wins when the user set it.
-        String core = System.getProperty("ddpm4j.openblas.coretype", coreType(Path.of("/proc/cpuinfo")));
-        if (!core.isEmpty()) NativeLibs.setenvUnlessSet("OPENBLAS_CORETYPE", core);
         Arena arena = Arena.global();
         try {
             SymbolLookup.libraryLookup("libgcc_s.so.1", arena);   // the system's copy, if there is one
@@ -154,43 +173,12 @@ public final class OpenBlas {
                 linker.downcallHandle(find(lib, "openblas_get_corename"), FunctionDescriptor.of(ADDRESS)),
                 dir);
         try {
-            // single-threaded for good: Gemm spreads a large product's blocks over Parallel's pool instead
+            // single-threaded by default; Gemm raises the count around a large product while it holds Parallel's pool
             b.setNumThreads().invokeExact(1);
         } catch (Throwable t) {
             throw NativeLibs.rethrow(t);
         }
         return b;
-    }
-
-    /**
-     * The kernel set to ask OpenBLAS for, or "" for its own choice. OpenBLAS picks its Cooperlake (AVX-512) kernels on
-     * AMD Zen 4 (family 0x19 with AVX-512), which executes a 512-bit FMA as two 256-bit halves; there its Zen (AVX2)
-     * SGEMM kernels measured 4-9% faster at 1024 and 2048 cubed, on one thread and on two. Zen 5 (family
-     * 0x1A) has full-width AVX-512 and keeps OpenBLAS's choice. Override with {@code -Dddpm4j.openblas.coretype=NAME}
-     * ("" for OpenBLAS's choice) or the OPENBLAS_CORETYPE environment variable.
-     */
-    static String coreType(Path cpuinfo) {
-        String vendor = null, family = null, flags = null;
-        try (var lines = java.nio.file.Files.lines(cpuinfo)) {
-            for (String line : (Iterable<String>) lines::iterator) {
-                int colon = line.indexOf(':');
-                if (colon < 0) {
-                    if (vendor != null) break;     // end of the first processor's block
-                    continue;
-                }
-                String key = line.substring(0, colon).trim(), value = line.substring(colon + 1).trim();
-                switch (key) {
-                    case "vendor_id" -> vendor = value;
-                    case "cpu family" -> family = value;
-                    case "flags" -> flags = " " + value + " ";
-                    default -> { }
-                }
-            }
-        } catch (IOException | java.io.UncheckedIOException e) {
-            return "";
-        }
-        boolean zen4 = "AuthenticAMD".equals(vendor) && "25".equals(family) && flags != null && flags.contains(" avx512f ");
-        return zen4 ? "Zen" : "";
     }
 
     private static MemorySegment find(SymbolLookup lib, String name) {

@@ -67,7 +67,7 @@ class GemmTest {
         }
     }
 
-    /** Gemm spreads a large product's blocks over the pool; the bits must be those of one thread (thread-count determinism). */
+    /** Gemm runs large products on OpenBLAS's threads or on the pool; the bits must be those of one thread (thread-count determinism). */
     @ParameterizedTest(name = "M={0} N={1} K={2}")
     @MethodSource("threadedCases")
     void threadedProductIsBitIdenticalToOneThread(int m, int n, int k) {
@@ -80,7 +80,7 @@ class GemmTest {
                 MemorySegment a = copy(arena, randn(rnd, m * k)), b = copy(arena, randn(rnd, k * n));
                 float[] c0 = randn(rnd, m * n);
                 MemorySegment one = copy(arena, c0), many = copy(arena, c0);
-                // inside a pool task the product's blocks run one after another on one thread; from here, on the pool
+                // inside a pool task the product runs on one thread; from here, on OpenBLAS's threads or the pool
                 MemorySegment a1 = a, b1 = b;
                 Parallel.forRange(2, 1, (w, lo, hi) -> {
                     if (lo == 0) Gemm.sgemm(ta, tb, m, n, k, 0.5f, a1, lda, b1, ldb, 0.25f, one, n);
@@ -89,18 +89,18 @@ class GemmTest {
                 float[] x = one.toArray(JAVA_FLOAT), y = many.toArray(JAVA_FLOAT);
                 for (int i = 0; i < x.length; i++) {
                     if (Float.floatToRawIntBits(x[i]) != Float.floatToRawIntBits(y[i])) {
-                        fail("M=" + m + " N=" + n + " K=" + k + " tA=" + ta + " tB=" + tb + ": element " + i + " is " + y[i] + " on the pool, "
+                        fail("M=" + m + " N=" + n + " K=" + k + " tA=" + ta + " tB=" + tb + ": element " + i + " is " + y[i] + " on several threads, "
                                 + x[i] + " on one thread");
                     }
                 }
             }
         }
-        assertEquals(1, OpenBlas.numThreads(), "OpenBLAS stays on one thread");
+        assertEquals(1, OpenBlas.numThreads(), "OpenBLAS is back to one thread after a threaded product");
     }
 
     static Stream<Arguments> threadedCases() {
-        // both sides of Gemm.blocks' thresholds (1, 2, 8 blocks; rows and columns split), odd sizes, K on both sides
-        // of OpenBLAS's K blocks (OpenBLAS's own threads cut a K above 384 differently from one thread)
+        // K above 384 was cut differently by OpenBLAS on one and on two threads before Gemm.K_BLOCK (all but 10 of
+        // 160 random shapes differed); the last shapes cut the grid (Gemm.blocks) into 2, 4 and 8 blocks
         return Stream.of(Arguments.of(512, 512, 512), Arguments.of(1000, 37, 513), Arguments.of(37, 1000, 300),
                 Arguments.of(257, 129, 1025), Arguments.of(64, 4096, 64), Arguments.of(4096, 64, 64),
                 Arguments.of(1010, 1507, 1838), Arguments.of(433, 234, 347), Arguments.of(787, 524, 525),
