@@ -92,8 +92,8 @@ public final class Gemm {
      * above {@code sqrt(M N K / 2^28)}, at least 2 and at most {@value #MAX_BLOCKS}: 2 at 512 and 1024 cubed, 8 at
      * 2048. It depends on the shape only, never on the thread count. Few, large blocks, because each single-threaded
      * call packs its own panels of A and B again: at 1024 cubed on this 2-core Zen 4 (best fifth of interleaved
-     * rounds), 2 blocks of 512 x 1024 reached 83-88% of the FMA peak, 4 blocks 75-86%, and 128-row blocks (the
-     * previous fallback) 57-69%; OpenBLAS's own threads 85-90%.
+     * rounds), 2 blocks of 512 x 1024 reached 83% of the FMA peak on OpenBLAS's Cooperlake kernels and 84-88% on its Zen
+     * kernels, 4 blocks 75-86%, 128-row blocks (the previous fallback) 57-69%; OpenBLAS's own threads 85-90%.
      */
     static int blocks(int m, int n, int k) {
         long macs = (long) m * n * k;
