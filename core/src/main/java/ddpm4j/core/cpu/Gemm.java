@@ -25,12 +25,13 @@ public final class Gemm {
          * Whether OpenBLAS's threaded SGEMM gives one thread's bits on this CPU's kernels (with K in blocks of
          * {@link #K_BLOCK}). Checked (GemmTest, GemmThreadsTest, OPENBLAS_CORETYPE) for OpenBLAS 0.3.31's SkylakeX and
          * Cooperlake kernels; its Haswell (AVX2) kernels differ in the last bit for every tested shape even so.
-         * Elsewhere, or with {@code -Dddpm4j.gemm.threads=rows}, a large product is cut into fixed row blocks,
-         * single-threaded calls spread over Parallel's pool (slower, and the same bits for any thread count).
+         * Elsewhere, or with {@code -Dddpm4j.gemm.threads=grid}, a large product is cut into a fixed grid of blocks of
+         * C, single-threaded full-K calls spread over Parallel's pool ({@link #blocks}; the same bits for any thread
+         * count on any kernel set).
          */
         static final boolean THREADED_SAME_BITS = IMPL == Impl.OPENBLAS
                 && java.util.Set.of("skylakex", "cooperlake").contains(OpenBlas.corename().toLowerCase(java.util.Locale.ROOT))
-                && !"rows".equalsIgnoreCase(System.getProperty("ddpm4j.gemm.threads"));
+                && !"grid".equalsIgnoreCase(System.getProperty("ddpm4j.gemm.threads"));
 
         private static Impl choose() {
             if ("java".equalsIgnoreCase(System.getProperty("ddpm4j.gemm"))) return Impl.JAVA;
@@ -63,7 +64,7 @@ public final class Gemm {
             int threads = (int) Math.min(Parallel.threads(), (long) m * n * k / SPLIT_MACS);
             boolean nat = a.isNative() && b.isNative() && c.isNative();
             if (!Choice.THREADED_SAME_BITS) {
-                rowBlocks(threads > 1 && shared(a) && shared(b) && shared(c), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                grid(shared(a) && shared(b) && shared(c), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             } else if (threads > 1 && nat && Parallel.tryTakePool()) {
                 // OpenBLAS's own threads, as PyTorch uses them (measured 89-91% of the 2-core FMA peak at 512-2048
                 // cubed, against 59-86% for row blocks of single-threaded calls on Parallel's pool)
@@ -81,8 +82,26 @@ public final class Gemm {
         }
     }
 
-    /** Rows per block where OpenBLAS's threads would not give one thread's bits: fixed, so the bits are too. */
-    static final int ROW_BLOCK = 128;
+    /** A product of {@code t * t * GRID_MACS} multiply-adds or more is cut into at least 2t blocks. */
+    private static final long GRID_MACS = 1L << 28;
+    /** The most blocks a product is cut into. */
+    static final int MAX_BLOCKS = 16;
+
+    /**
+     * How many blocks of C the grid cuts a product into: 1 below 2^19 multiply-adds, else the power of two nearest
+     * above {@code sqrt(M N K / 2^28)}, at least 2 and at most {@value #MAX_BLOCKS}: 2 at 512 and 1024 cubed, 8 at
+     * 2048. It depends on the shape only, never on the thread count. Few, large blocks, because each single-threaded
+     * call packs its own panels of A and B again: at 1024 cubed on this 2-core Zen 4 (best fifth of interleaved
+     * rounds), 2 blocks of 512 x 1024 reached 83% of the FMA peak on OpenBLAS's Cooperlake kernels and 84-88% on its Zen
+     * kernels, 4 blocks 75-86%, 128-row blocks (the previous fallback) 57-69%; OpenBLAS's own threads 85-90%.
+     */
+    static int blocks(int m, int n, int k) {
+        long macs = (long) m * n * k;
+        if (macs < 2 * SPLIT_MACS) return 1;
+        int t = 2;
+        while (t < MAX_BLOCKS && (double) t * t < (double) macs / GRID_MACS) t *= 2;
+        return t;
+    }
 
     /** Whether large products run on OpenBLAS's threads (else on fixed row blocks; see Choice.THREADED_SAME_BITS). */
     static boolean openBlasThreads() {
@@ -96,21 +115,39 @@ public final class Gemm {
         return s.isAccessibleBy(ELSEWHERE);
     }
 
-    // C in fixed blocks of ROW_BLOCK rows, each one single-threaded OpenBLAS call: on Parallel's pool when parallel
-    // (and not already inside a pool task), else one after another. Each element's sum runs in the same call whatever
-    // the thread count.
-    private static void rowBlocks(boolean parallel, boolean transA, boolean transB, int m, int n, int k, float alpha,
-                                  MemorySegment a, int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
-        int blocks = (m + ROW_BLOCK - 1) / ROW_BLOCK;
+    // C in a fixed grid of blocks(m, n, k) blocks, each one single-threaded OpenBLAS call over the whole of K: on
+    // Parallel's pool when parallel (run inline when called from a pool task), else one after another. Rows are split
+    // first (while a block has at least half as many rows as columns), then columns; block rows are multiples of 16 and
+    // block columns of 64, so every block but the last in each direction is made of whole OpenBLAS micro-tiles.
+    private static void grid(boolean parallel, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                             MemorySegment a, int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
+        int t = blocks(m, n, k), bm = 1, bn = 1;
+        while (bm * bn < t) {
+            int rows = (m + bm - 1) / bm, cols = (n + bn - 1) / bn;
+            if (rows >= 32 && 2 * rows >= cols) bm *= 2;
+            else if (cols >= 128) bn *= 2;
+            else if (rows >= 32) bm *= 2;
+            else break;
+        }
+        int rb = ((m + bm - 1) / bm + 15) & ~15, cb = ((n + bn - 1) / bn + 63) & ~63;
+        int nbm = (m + rb - 1) / rb, nbn = (n + cb - 1) / cb, blocks = nbm * nbn;
+        int ta = transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, tb = transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS;
+        if (blocks == 1) {
+            OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
         Parallel.Body body = (w, lo, hi) -> {
             for (int blk = lo; blk < hi; blk++) {
-                int r0 = blk * ROW_BLOCK, rows = Math.min(ROW_BLOCK, m - r0);
-                // rows r0.. of op(A): A stored (M, K) -> row offset r0 * lda; transposed (K, M) -> column offset r0
+                int r0 = (blk / nbn) * rb, c0 = (blk % nbn) * cb, rows = Math.min(rb, m - r0), cols = Math.min(cb, n - c0);
+                // rows r0.. of op(A): A stored (M, K) -> row offset r0 * lda; transposed (K, M) -> column offset r0.
+                // columns c0.. of op(B): B stored (K, N) -> column offset c0; transposed (N, K) -> row offset c0 * ldb
                 MemorySegment ar = a.asSlice(4L * (transA ? r0 : (long) r0 * lda));
-                blas(1, transA, transB, rows, n, k, alpha, ar, lda, b, ldb, beta, c.asSlice(4L * r0 * ldc), ldc);
+                MemorySegment bc = b.asSlice(4L * (transB ? (long) c0 * ldb : c0));
+                OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, ta, tb, rows, cols, k, alpha, ar, lda, bc, ldb, beta,
+                        c.asSlice(4L * ((long) r0 * ldc + c0)), ldc);
             }
         };
-        if (parallel && blocks > 1) Parallel.forRange(blocks, 1, body);
+        if (parallel) Parallel.forRange(blocks, 1, body);
         else body.run(0, 0, blocks);
     }
 

@@ -67,7 +67,7 @@ class GemmTest {
         }
     }
 
-    /** Gemm runs large products on OpenBLAS's threads; the bits must be those of one thread (thread-count determinism). */
+    /** Gemm runs large products on OpenBLAS's threads or on the pool; the bits must be those of one thread (thread-count determinism). */
     @ParameterizedTest(name = "M={0} N={1} K={2}")
     @MethodSource("threadedCases")
     void threadedProductIsBitIdenticalToOneThread(int m, int n, int k) {
@@ -80,7 +80,7 @@ class GemmTest {
                 MemorySegment a = copy(arena, randn(rnd, m * k)), b = copy(arena, randn(rnd, k * n));
                 float[] c0 = randn(rnd, m * n);
                 MemorySegment one = copy(arena, c0), many = copy(arena, c0);
-                // inside a pool task the product runs on one thread; from here, on OpenBLAS's threads
+                // inside a pool task the product runs on one thread; from here, on OpenBLAS's threads or the pool
                 MemorySegment a1 = a, b1 = b;
                 Parallel.forRange(2, 1, (w, lo, hi) -> {
                     if (lo == 0) Gemm.sgemm(ta, tb, m, n, k, 0.5f, a1, lda, b1, ldb, 0.25f, one, n);
@@ -89,7 +89,7 @@ class GemmTest {
                 float[] x = one.toArray(JAVA_FLOAT), y = many.toArray(JAVA_FLOAT);
                 for (int i = 0; i < x.length; i++) {
                     if (Float.floatToRawIntBits(x[i]) != Float.floatToRawIntBits(y[i])) {
-                        fail("M=" + m + " N=" + n + " K=" + k + " tA=" + ta + " tB=" + tb + ": element " + i + " is " + y[i] + " on OpenBLAS's threads, "
+                        fail("M=" + m + " N=" + n + " K=" + k + " tA=" + ta + " tB=" + tb + ": element " + i + " is " + y[i] + " on several threads, "
                                 + x[i] + " on one thread");
                     }
                 }
@@ -100,11 +100,12 @@ class GemmTest {
 
     static Stream<Arguments> threadedCases() {
         // K above 384 was cut differently by OpenBLAS on one and on two threads before Gemm.K_BLOCK (all but 10 of
-        // 160 random shapes differed)
+        // 160 random shapes differed); the last shapes cut the grid (Gemm.blocks) into 2, 4 and 8 blocks
         return Stream.of(Arguments.of(512, 512, 512), Arguments.of(1000, 37, 513), Arguments.of(37, 1000, 300),
                 Arguments.of(257, 129, 1025), Arguments.of(64, 4096, 64), Arguments.of(4096, 64, 64),
                 Arguments.of(1010, 1507, 1838), Arguments.of(433, 234, 347), Arguments.of(787, 524, 525),
-                Arguments.of(300, 200, 385), Arguments.of(129, 300, 700), Arguments.of(200, 333, 768), Arguments.of(96, 500, 1153), Arguments.of(640, 640, 2048));
+                Arguments.of(300, 200, 385), Arguments.of(129, 300, 700), Arguments.of(200, 333, 768), Arguments.of(96, 500, 1153), Arguments.of(640, 640, 2048),
+                Arguments.of(1600, 1632, 1700));
     }
 
     @Test

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Gemm's bits do not depend on the thread count, on this CPU's default OpenBLAS kernels and on the Haswell (AVX2)
-// kernels that OpenBLAS picks on CPUs without AVX-512: child JVMs at 1 and 2 threads under each core type.
+// kernels that OpenBLAS picks on CPUs without AVX-512 (Gemm's grid there), and with the grid forced: child JVMs at 1
+// and 2 threads under each.
 package ddpm4j.core.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -67,10 +68,20 @@ class GemmThreadsTest {
         assertEquals(one[0], two[0], "1 vs 2 threads on " + one[1]);
     }
 
+    @Test
+    void gridGivesTheSameBitsOnOneAndTwoThreads() throws Exception {
+        assumeTrue(Gemm.impl() == Gemm.Impl.OPENBLAS, "needs OpenBLAS");
+        String[] one = child(1, null, "-Dddpm4j.gemm.threads=grid"), two = child(2, null, "-Dddpm4j.gemm.threads=grid");
+        assertEquals("openblasThreads=false", two[1].replaceAll(".* ", ""), two[1]);
+        assertEquals(one[0], two[0], "1 vs 2 threads, grid, on " + one[1]);
+    }
+
     /** {fingerprint, "core=... openblasThreads=..."} from a child JVM with the given thread count and core type. */
-    private static String[] child(int threads, String coreType) throws Exception {
+    private static String[] child(int threads, String coreType, String... props) throws Exception {
         Map<String, String> env = new HashMap<>();
         env.put("OPENBLAS_CORETYPE", coreType);   // null: the variable is removed
-        return ChildJvm.run(GemmThreadsTest.class, env, "fingerprint", "-Dddpm4j.threads=" + threads).split(" ", 2);
+        String[] all = java.util.Arrays.copyOf(props, props.length + 1);
+        all[props.length] = "-Dddpm4j.threads=" + threads;
+        return ChildJvm.run(GemmThreadsTest.class, env, "fingerprint", all).split(" ", 2);
     }
 }
