@@ -62,8 +62,11 @@ class Workload:
         cfg = CONFIGS[config]
         self.model = UNet2DModel(cfg)
         self.batch, self.c, self.hw = batch, cfg["in_channels"], cfg["sample_size"]
-        beta = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)
+        # the schedule on the host, as ddpm4j's sampler keeps it: a step's scalar coefficients are host arithmetic, not
+        # reads from the GPU; training gathers per-sample alpha_bar_t from a copy on the device of the tensors
+        beta = torch.linspace(1e-4, 0.02, T, dtype=torch.float64, device="cpu")
         self.beta, self.alpha_bar = beta, torch.cumprod(1 - beta, 0)
+        self.alpha_bar_dev = self.alpha_bar.to(torch.empty(0).device)
         self.params = list(self.model.parameters())
         if training:
             self.model.train()
@@ -77,7 +80,7 @@ class Workload:
     def train_step(self):
         # 1. t ~ U{0..T-1}, eps ~ N(0, I), x_t = sqrt(alphaBar_t) x_0 + sqrt(1 - alphaBar_t) eps   (Eq. 4)
         t = torch.randint(0, T, (self.batch,))
-        ab = self.alpha_bar[t].float()[:, None, None, None]
+        ab = self.alpha_bar_dev[t].float()[:, None, None, None]
         eps = torch.randn_like(self.x0)
         xt = ab.sqrt() * self.x0 + (1 - ab).sqrt() * eps
         # 2. L_simple, backward
