@@ -28,8 +28,9 @@ extern "C" __global__ void groupnorm_forward(float *out, float *mean, float *rst
 }
 
 // dy, x, dx: (N, C, HW); w, b: (C); mean, rstd: (N, G); pdw, pdb: (N, C), this sample's share of dw and db, written
-// (groupnorm_param_grad then sums them over N in order: no atomics, the same bits on every run). With yhat = (x - mean) * rstd and dpre the gradient at the affine output
-// (times silu'(pre) when fused): pdb[n, c] = sum dpre, pdw[n, c] = sum dpre*yhat,
+// (groupnorm_param_grad then sums them over N in order: no atomics, the same bits on every run). With
+// yhat = (x - mean) * rstd and dpre the gradient at the affine output (times silu'(pre) when fused):
+// pdb[n, c] = sum dpre, pdw[n, c] = sum dpre*yhat,
 // dx = rstd * (dpre*w - mean_group(dpre*w) - yhat * mean_group(dpre*w*yhat)).
 // Reads 16*N*C*HW bytes, writes 4*N*C*HW.
 __device__ __forceinline__ float groupnorm_dpre(float dy, float yhat, float wc, float bc, int silu) {
