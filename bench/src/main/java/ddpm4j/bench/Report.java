@@ -103,9 +103,7 @@ public final class Report {
           .append(" and end every timed call when the GPU is done ")
           .append("(Backend.sync / torch.cuda.synchronize). PyTorch runs eagerly (no torch.compile, no CUDA graphs). ")
           .append("**Speed ratio = PyTorch median time / ddpm4j median time** (above 1: ddpm4j is faster).\n\n");
-        md.append("## Machine and commands\n\n");
-        if (a.get("machine") != null && Files.exists(Path.of(a.get("machine"))))
-            md.append("```\n").append(Files.readString(Path.of(a.get("machine"))).strip()).append("\n```\n\n");
+        machine(md, a);
         if (pj != null) {
             Map<String, Object> p = map(pj);
             md.append("PyTorch ").append(p.get("torch")).append(" on ").append(p.get("gpu")).append(", TF32 ").append(p.get("tf32")).append(".\n\n");
@@ -138,6 +136,13 @@ public final class Report {
             System.err.println("Report: the chart " + a.get("png") + " was not drawn (" + e.getMessage()
                     + "); the tables are written. Re-run Report with the run's JSON on a machine with fonts to draw it.");
         }
+    }
+
+    /** The "Machine and commands" heading and the run's machine description (--machine), verbatim. */
+    private static void machine(StringBuilder md, Map<String, String> a) throws Exception {
+        md.append("## Machine and commands\n\n");
+        if (a.get("machine") != null && Files.exists(Path.of(a.get("machine"))))
+            md.append("```\n").append(Files.readString(Path.of(a.get("machine"))).strip()).append("\n```\n\n");
     }
 
     /** Our JMH rows (of every --jmh file) and the peer's times by workload name. */
@@ -269,9 +274,7 @@ public final class Report {
         md.append("Written by `bench/run.sh` (Report.java) from one run: the JMH suite and the PyTorch peer on the same machine, ")
           .append("each ddpm4j part (kernels, U-Net-level, end-to-end) followed at once by the peer's same part. **Speed ratio = PyTorch median time / ddpm4j median time** (above 1: ddpm4j is faster). ")
           .append("Times are milliseconds per call: min and median over the repetitions (JMH sample mode; the peer's repeated calls).\n\n");
-        md.append("## Machine and commands\n\n");
-        if (a.get("machine") != null && Files.exists(Path.of(a.get("machine"))))
-            md.append("```\n").append(Files.readString(Path.of(a.get("machine"))).strip()).append("\n```\n\n");
+        machine(md, a);
         if (pj != null) {
             Map<String, Object> p = map(pj);
             md.append("PyTorch ").append(p.get("torch")).append(", ").append(p.get("threads")).append(" threads, oneDNN ")
