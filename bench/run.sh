@@ -88,8 +88,11 @@ if CUDA_DESC=$("$JAVA" $JFLAGS -cp "$JAR" ddpm4j.bench.EndToEnd --probe cuda 2>/
 else
   echo "cuda: not available here ($CUDA_DESC)" >> "$OUT/machine.txt"
 fi
-# BENCH_OPS / BENCH_MODELS (JMH regexes) and BENCH_ONLY (the peer's and EndToEnd's --only) narrow a development run.
-OPS="${BENCH_OPS:-(Gemm|Conv2d|GroupNorm|Attention|QSample|AncestralStep|Adam)Bench}"
+# BENCH_OPS / BENCH_FUSED / BENCH_MODELS (JMH regexes) and BENCH_ONLY (the peer's and EndToEnd's --only) narrow a
+# development run. The fused update kernels run on their own between two bandwidth probes: this machine's memory
+# bandwidth moves within minutes (33 to 54 GB/s on one day), so a kernel is rated against a probe taken next to it.
+OPS="${BENCH_OPS:-(Gemm|Conv2d|GroupNorm|Attention)Bench}"
+FUSED="${BENCH_FUSED:-(QSample|AncestralStep|Adam)Bench}"
 MODELS="${BENCH_MODELS:-(UNet|TrainStep|SampleStep)Bench}"
 MODEL_ARGS=()
 if [ $QUICK = 1 ]; then
@@ -106,7 +109,7 @@ if [ -n "${BENCH_ONLY:-}" ]; then E2E_ARGS+=(--only "$BENCH_ONLY"); PEER_ARGS+=(
 if [ $FULL = 1 ]; then E2E_ARGS+=(--full-sampling); PEER_ARGS+=(--full-sampling); fi
 if [ $LIGHT = 1 ] && [ $QUICK = 0 ]; then E2E_ARGS+=(--budget 30 --profile-steps 1); PEER_ARGS+=(--sampling-budget 30 --model-reps 2); fi
 
-rm -f "$OUT"/peer-*.json "$OUT"/jmh-*.json "$OUT/e2e.json" "$OUT/peaks.json"
+rm -f "$OUT"/peer-*.json "$OUT"/jmh-*.json "$OUT/e2e.json" "$OUT"/peaks*.json
 if [ $PEER = 1 ] && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "PyTorch missing: apt-get install python3-torch"
@@ -138,6 +141,18 @@ log "JMH suite, kernels and layers (bench/target/results/jmh-ops.log)"
 # shellcheck disable=SC2086
 "$JAVA" -jar "$JAR" "$OPS" "${JMH_ARGS[@]}" -rff "$OUT/jmh-ops.json" $JMH_EXTRA > "$OUT/jmh-ops.log" 2>&1 \
   || { tail -30 "$OUT/jmh-ops.log" >&2; exit 1; }
+fused_probe() {
+  # shellcheck disable=SC2086
+  "$JAVA" $JFLAGS -cp "$JAR" ddpm4j.bench.PeakProbe --quick --out "$OUT/peaks-fused-$1.json" 2>> "$OUT/peaks.log" \
+    || { log "bandwidth probe ($1 the fused kernels) failed"; rm -f "$OUT/peaks-fused-$1.json"; }
+}
+log "JMH suite, fused update kernels between two bandwidth probes (bench/target/results/jmh-fused.log)"
+fused_probe before
+# shellcheck disable=SC2086
+"$JAVA" -jar "$JAR" "$FUSED" "${JMH_ARGS[@]}" -rff "$OUT/jmh-fused.json" $JMH_EXTRA > "$OUT/jmh-fused.log" 2>&1 \
+  || { tail -30 "$OUT/jmh-fused.log" >&2; exit 1; }
+fused_probe after
+grep -h '^peak probe' "$OUT/peaks.log" | tail -2 >&2 || true
 peer ops
 log "JMH suite, U-Net and DDPM steps (bench/target/results/jmh-models.log)"
 # shellcheck disable=SC2086
@@ -156,7 +171,7 @@ if awk -v l="$LOAD_END" -v n="$(nproc)" 'BEGIN { exit !(l > n + 0.5) }'; then
 fi
 MD="$ROOT/bench/RESULTS.md"; PNG="$ROOT/bench/ratios.png"
 if [ $QUICK = 1 ]; then MD="$OUT/RESULTS-quick.md"; PNG="$OUT/ratios-quick.png"; fi
-REPORT_ARGS=(--jmh "$OUT/jmh-ops.json,$OUT/jmh-models.json" --peer "$OUT/peer-ops.json,$OUT/peer-models.json,$OUT/peer-end2end.json" --e2e "$OUT/e2e.json" --peaks "$OUT/peaks.json" --baseline "$ROOT/bench/baseline.json"
+REPORT_ARGS=(--jmh "$OUT/jmh-ops.json,$OUT/jmh-fused.json,$OUT/jmh-models.json" --fused-peaks "$OUT/peaks-fused-before.json,$OUT/peaks-fused-after.json" --peer "$OUT/peer-ops.json,$OUT/peer-models.json,$OUT/peer-end2end.json" --e2e "$OUT/e2e.json" --peaks "$OUT/peaks.json" --baseline "$ROOT/bench/baseline.json"
              --md "$MD" --png "$PNG" --machine "$OUT/machine.txt" --command "bench/run.sh ${ORIG_ARGS}")
 if [ $UPDATE = 1 ]; then REPORT_ARGS+=(--update-baseline); fi
 "$JAVA" -Djava.awt.headless=true -cp "$JAR" ddpm4j.bench.Report "${REPORT_ARGS[@]}"

@@ -15,7 +15,9 @@ import java.util.Map;
 
 /**
  * {@code Report --jmh F --peer F --e2e F --peaks F --baseline F --md OUT --png OUT --machine F --command S [--update-baseline]
- * [--backend cuda]}; {@code --peaks} is PeakProbe's JSON (without it, the fixed figures of TOOLCHAIN.md are used). With
+ * [--backend cuda] [--fused-peaks F,F]}; {@code --peaks} is PeakProbe's JSON (without it, the fixed figures of TOOLCHAIN.md
+ * are used); {@code --fused-peaks} are PeakProbe's JSON from right before and after the fused-kernel benchmarks, which
+ * that table is rated against. With
  * {@code --backend cuda} (bench/run-cuda.sh) the JMH rows of that backend are compared with the peer's GPU run and rated
  * against the GPU peaks the peer measured; the CPU-only sections (peak RSS, profile, baseline) are left out.
  */
@@ -29,6 +31,8 @@ public final class Report {
     /** The peaks "% of peak" divides by: PeakProbe's measurement of this run, else TOOLCHAIN.md's figures. */
     private double peakGflops = BenchSupport.PEAK_GFLOPS, peakGbs = BenchSupport.PEAK_GBS;
     private Map<String, Object> peaks;
+    /** The bandwidth probes taken right before and after the fused-kernel benchmarks (--fused-peaks), GB/s. */
+    private final List<Double> fusedProbes = new ArrayList<>();
     /** The backend whose JMH rows are compared with the peer ("cpu", or "cuda" against PyTorch on the GPU). */
     private String primary = "cpu";
 
@@ -63,6 +67,10 @@ public final class Report {
         Object pj = mergePeer(a.getOrDefault("peer", "")), e2e = read(a.get("e2e")), pk = read(a.get("peaks"));
         primary = a.getOrDefault("backend", "cpu");
         readResults(a, pj);
+        for (String f : a.getOrDefault("fused-peaks", "").split(",")) {
+            Object probe = read(f.isEmpty() ? null : f);
+            if (probe != null) fusedProbes.add(num(map(probe).get("triad_gbs_2t")));
+        }
         if (!primary.equals("cpu")) {
             gpu(a, pj, e2e);
             return;
@@ -413,15 +421,26 @@ public final class Report {
         md.append("## Fused update kernels (issue 5 item 6, issue 6 target: 80% of the memory bandwidth)\n\n")
           .append("Bytes are the fused kernel's minimum traffic (q_sample 12, ancestral step 16, Adam 28, EMA 12 bytes per ")
           .append("element); the unfused rows do the same work with library ops and are rated against the same bytes. Sizes ")
-          .append("below a few MB run from cache, so their GB/s can pass the DRAM figure.\n\n");
-        md.append("| workload | ddpm4j fused median ms | GB/s | % of ").append(f(peakGbs)).append(" GB/s | ddpm4j unfused median ms | fused speed-up | PyTorch median ms | speed ratio |\n");
+          .append("below a few MB run from cache, so their GB/s can pass the DRAM figure.");
+        double bw = peakGbs;
+        if (!fusedProbes.isEmpty()) {
+            bw = fusedProbes.stream().mapToDouble(Double::doubleValue).average().orElse(peakGbs);
+            md.append(" Rated against the bandwidth measured right next to these benchmarks (PeakProbe's triad just before and ")
+              .append("after them: ").append(String.join(" and ", fusedProbes.stream().map(Report::f).toList()))
+              .append(" GB/s, mean ").append(f(bw)).append(" GB/s), because this machine's bandwidth moves within minutes");
+            if (peaks != null) md.append(" (the probe at the start of the run: ").append(f(peakGbs)).append(" GB/s)");
+            md.append('.');
+        }
+        md.append("\n\n");
+        md.append("| workload | ddpm4j fused median ms | GB/s | % of ").append(f(bw)).append(" GB/s | ddpm4j unfused median ms | fused speed-up | PyTorch median ms | speed ratio |\n");
         md.append("|---|---|---|---|---|---|---|---|\n");
         for (Row r : ours.values()) {
             if (!r.group().equals("fused") || r.key().endsWith("_unfused")) continue;
             Row u = ours.get(r.key() + "_unfused");
             double[] t = peer.get(r.key());
             md.append("| ").append(r.key()).append(" | ").append(f(r.median())).append(" | ").append(f(r.bytes() / r.median() / 1e6))
-              .append(" | ").append(pct(r)).append(" | ").append(u == null ? "–" : f(u.median())).append(" | ")
+              .append(" | ").append(String.format(Locale.ROOT, "%.0f%%", 100 * r.bytes() / r.median() / 1e6 / bw)).append(" | ")
+              .append(u == null ? "–" : f(u.median())).append(" | ")
               .append(u == null ? "–" : String.format(Locale.ROOT, "%.2fx", u.median() / r.median())).append(" | ")
               .append(t == null ? "–" : f(t[1])).append(" | ").append(ratioCell(r.median(), t, r.key())).append(" |\n");
         }
