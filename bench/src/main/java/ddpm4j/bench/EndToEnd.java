@@ -42,8 +42,9 @@ public final class EndToEnd {
                 case "--full-sampling" -> full = true;
                 case "--rss-child" -> { rssChild(args[++i], backend); return; }
                 case "--probe" -> { probe(args[++i]); return; }
+                case "--profile-sample" -> { profileSample(BenchSupport.backend(backend), args[++i], profileSteps); return; }
                 default -> throw new IllegalArgumentException("EndToEnd: unknown argument '" + args[i]
-                        + "'; expected --out FILE, --backend NAME, --only SUBSTR, --ddpm-steps K, --budget SECONDS, --profile-steps K, --launcher-flags 'FLAGS', --quick, --full-sampling");
+                        + "'; expected --out FILE, --backend NAME, --only SUBSTR, --ddpm-steps K, --budget SECONDS, --profile-steps K, --launcher-flags 'FLAGS', --quick, --full-sampling, --profile-sample CONFIG");
             }
         }
         if (quick) { ddpmSteps = 5; profileSteps = 1; budgetS = 10; }
@@ -206,6 +207,39 @@ public final class EndToEnd {
             fam.put("java", Map.of("ms", Math.max(0, wallMs - accounted), "calls", 0));
             System.err.printf("profile %s b%d: %.0f ms per step%n", cfg, batch, wallMs);
             return Map.of("workload", "train_" + cfg + "_b" + batch, "step_ms", wallMs, "steps", steps, "families", fam);
+        } finally {
+            pb.close();
+        }
+    }
+
+    /**
+     * The sampling step (DdpmSampler.step at batch 16) split by op family and by kind of call (op and shape), over
+     * {@code steps} steps after {@link #WARM_STEPS} warm-up steps; printed as text tables on stdout.
+     */
+    static void profileSample(Backend inner, String cfg, int steps) {
+        ProfilingBackend pb = new ProfilingBackend(inner);
+        try (DdpmWorkload w = new DdpmWorkload(pb, cfg, 16, false)) {
+            Tensor x = w.noise(5);
+            for (int i = 0; i < WARM_STEPS; i++) w.ancestralStep(x, 500).close();
+            pb.reset();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < steps; i++) w.ancestralStep(x, 500).close();
+            double wallMs = (System.nanoTime() - t0) / 1e6 / steps, accounted = 0;
+            System.out.printf("sample_%s_b16: %.1f ms per step (%d steps)%n%-62s %9s %6s %6s%n", cfg, wallMs, steps,
+                    "family", "ms/step", "%", "calls");
+            for (var e : pb.totals().entrySet()) {
+                double ms = e.getValue()[0] / 1e6 / steps;
+                accounted += ms;
+                System.out.printf("%-62s %9.2f %5.1f%% %6d%n", e.getKey(), ms, 100 * ms / wallMs, e.getValue()[1] / steps);
+            }
+            System.out.printf("%-62s %9.2f %5.1f%%%n%n", "java", wallMs - accounted, 100 * (wallMs - accounted) / wallMs);
+            List<Map.Entry<String, long[]>> rows = new ArrayList<>(pb.detail().entrySet());
+            rows.sort((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]));
+            for (var e : rows) {
+                double ms = e.getValue()[0] / 1e6 / steps;
+                System.out.printf("%-62s %9.2f %5.1f%% %6d%n", e.getKey(), ms, 100 * ms / wallMs, e.getValue()[1] / steps);
+            }
+            x.close();
         } finally {
             pb.close();
         }

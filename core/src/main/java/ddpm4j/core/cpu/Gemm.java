@@ -61,7 +61,7 @@ public final class Gemm {
         check(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
         if (m == 0 || n == 0) return;
         if (Choice.IMPL == Impl.OPENBLAS && k > 0) {
-            int threads = (int) Math.min(Parallel.threads(), (long) m * n * k / SPLIT_MACS);
+            int threads = (long) m * n * k < THREAD_MACS ? 1 : (int) Math.min(Parallel.threads(), (long) m * n * k / SPLIT_MACS);
             boolean nat = a.isNative() && b.isNative() && c.isNative();
             if (!Choice.THREADED_SAME_BITS) {
                 grid(shared(a) && shared(b) && shared(c), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -153,6 +153,12 @@ public final class Gemm {
 
     /** Products smaller than this many multiply-adds run on one thread (waking threads costs more than it gains). */
     private static final long SPLIT_MACS = 1L << 18;
+    /**
+     * Below this many multiply-adds a product stays off OpenBLAS's threads: waking its sleeping pool cost 0.5-1 ms a
+     * call inside a sampling step (the time embedding's 16 x 256 x 512 projections: 0.96 ms each, against 0.08 ms on
+     * one thread), more than such a product takes on one core. Bits are unchanged: the K blocks are the same.
+     */
+    private static final long THREAD_MACS = 1L << 24;
 
     /**
      * The depth of one OpenBLAS call. OpenBLAS cuts a longer K into blocks itself, but not at the same places on one
