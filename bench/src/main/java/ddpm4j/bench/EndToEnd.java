@@ -53,7 +53,7 @@ public final class EndToEnd {
         result.put("backend", be.describe());
         result.put("sampling_budget_s", full ? -1 : budgetS);
         result.put("sampling", sampling(be, only, full ? DdpmWorkload.T : ddpmSteps, full ? Double.POSITIVE_INFINITY : budgetS));
-        boolean host = be.name().equals("cpu") || be.name().equals("reference");
+        boolean host = ProfilingBackend.canWrap(be);
         // the process's resident set says nothing of a GPU's memory: peak RSS is measured for host backends only
         result.put("peak_rss", host ? peakRss(backend, only) : List.of());
         List<Object> profiles = new ArrayList<>();
@@ -186,7 +186,7 @@ public final class EndToEnd {
 
     /** Wall time of {@code steps} training steps split by op family; "java" is what no backend call accounts for. */
     static Map<String, Object> profile(Backend inner, String cfg, int batch, int steps) {
-        ProfilingBackend pb = new ProfilingBackend(inner);
+        ProfilingBackend pb = new ProfilingBackend(inner, false);
         try (DdpmWorkload w = new DdpmWorkload(pb, cfg, batch, true)) {
             // warm-up to the steady state a training run is in: JIT (C2 reaches the per-parameter optimizer calls after
             // a few steps; the first step costs about 5x a warm one), pool, first touch, oneDNN primitives
@@ -197,14 +197,8 @@ public final class EndToEnd {
                 w.trainStep(() -> pb.phase(ProfilingBackend.Family.OPTIMIZER));   // DdpmTrainer's afterBackward hook
                 pb.phase(null);
             }
-            double wallMs = (System.nanoTime() - t0) / 1e6 / steps, accounted = 0;
-            Map<String, Object> fam = new LinkedHashMap<>();
-            for (var e : pb.totals().entrySet()) {
-                double ms = e.getValue()[0] / 1e6 / steps;
-                accounted += ms;
-                fam.put(e.getKey().name().toLowerCase(java.util.Locale.ROOT), Map.of("ms", ms, "calls", e.getValue()[1] / steps));
-            }
-            fam.put("java", Map.of("ms", Math.max(0, wallMs - accounted), "calls", 0));
+            double wallMs = (System.nanoTime() - t0) / 1e6 / steps;
+            Map<String, Map<String, Object>> fam = families(pb, steps, wallMs);
             System.err.printf("profile %s b%d: %.0f ms per step%n", cfg, batch, wallMs);
             return Map.of("workload", "train_" + cfg + "_b" + batch, "step_ms", wallMs, "steps", steps, "families", fam);
         } finally {
@@ -213,26 +207,40 @@ public final class EndToEnd {
     }
 
     /**
+     * Milliseconds and calls per step by op family, then "java": the wall time that no backend call accounts for.
+     */
+    private static Map<String, Map<String, Object>> families(ProfilingBackend pb, int steps, double wallMs) {
+        Map<String, Map<String, Object>> fam = new LinkedHashMap<>();
+        double accounted = 0;
+        for (var e : pb.totals().entrySet()) {
+            double ms = e.getValue()[0] / 1e6 / steps;
+            accounted += ms;
+            fam.put(e.getKey().name().toLowerCase(java.util.Locale.ROOT), Map.of("ms", ms, "calls", e.getValue()[1] / steps));
+        }
+        fam.put("java", Map.of("ms", Math.max(0, wallMs - accounted), "calls", 0L));
+        return fam;
+    }
+
+    /**
      * The sampling step (DdpmSampler.step at batch 16) split by op family and by kind of call (op and shape), over
      * {@code steps} steps after {@link #WARM_STEPS} warm-up steps; printed as text tables on stdout.
      */
     static void profileSample(Backend inner, String cfg, int steps) {
-        ProfilingBackend pb = new ProfilingBackend(inner);
+        ProfilingBackend pb = new ProfilingBackend(inner, true);
         try (DdpmWorkload w = new DdpmWorkload(pb, cfg, 16, false)) {
             Tensor x = w.noise(5);
             for (int i = 0; i < WARM_STEPS; i++) w.ancestralStep(x, 500).close();
             pb.reset();
             long t0 = System.nanoTime();
             for (int i = 0; i < steps; i++) w.ancestralStep(x, 500).close();
-            double wallMs = (System.nanoTime() - t0) / 1e6 / steps, accounted = 0;
+            double wallMs = (System.nanoTime() - t0) / 1e6 / steps;
             System.out.printf("sample_%s_b16: %.1f ms per step (%d steps)%n%-62s %9s %6s %6s%n", cfg, wallMs, steps,
                     "family", "ms/step", "%", "calls");
-            for (var e : pb.totals().entrySet()) {
-                double ms = e.getValue()[0] / 1e6 / steps;
-                accounted += ms;
-                System.out.printf("%-62s %9.2f %5.1f%% %6d%n", e.getKey(), ms, 100 * ms / wallMs, e.getValue()[1] / steps);
+            for (var e : families(pb, steps, wallMs).entrySet()) {
+                double ms = (double) e.getValue().get("ms");
+                System.out.printf("%-62s %9.2f %5.1f%% %6d%n", e.getKey(), ms, 100 * ms / wallMs, (long) e.getValue().get("calls"));
             }
-            System.out.printf("%-62s %9.2f %5.1f%%%n%n", "java", wallMs - accounted, 100 * (wallMs - accounted) / wallMs);
+            System.out.println();
             List<Map.Entry<String, long[]>> rows = new ArrayList<>(pb.detail().entrySet());
             rows.sort((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]));
             for (var e : rows) {

@@ -22,14 +22,24 @@ final class ProfilingBackend implements Backend {
     private final HostPool pool = new HostPool("profiling backend");
     private final EnumMap<Family, long[]> totals = new EnumMap<>(Family.class);   // {nanos, calls}
     private final Map<String, long[]> detail = new java.util.TreeMap<>();          // per kind of call: {nanos, calls}
+    private final boolean detailed;
     private Family phase;
 
-    /** @param inner a host-memory backend ("cpu" or "reference"): its kernels read this backend's HostStorage */
-    ProfilingBackend(Backend inner) {
-        if (!java.util.Set.of("cpu", "reference").contains(inner.name()))
+    /** Whether {@code be} keeps its tensors in host memory, which is what this wrapper can time (cpu, reference). */
+    static boolean canWrap(Backend be) {
+        return be.name().equals("cpu") || be.name().equals("reference");
+    }
+
+    /**
+     * @param inner    a host-memory backend ("cpu" or "reference"): its kernels read this backend's HostStorage
+     * @param detailed also time each kind of call (op and shape, {@link #detail}); off, no call names are built
+     */
+    ProfilingBackend(Backend inner, boolean detailed) {
+        if (!canWrap(inner))
             throw new IllegalArgumentException("the profile runs on host-memory backends (cpu, reference) only; '"
                     + inner.name() + "' keeps its tensors in memory of its own");
         this.inner = inner;
+        this.detailed = detailed;
         for (Family f : Family.values()) totals.put(f, new long[2]);
     }
 
@@ -57,7 +67,7 @@ final class ProfilingBackend implements Backend {
 
     private void time(Family f, Runnable call) { time(f, null, call); }
 
-    private void time(Family f, String what, Runnable call) {
+    private void time(Family f, java.util.function.Supplier<String> what, Runnable call) {
         long t0 = System.nanoTime();
         call.run();
         inner.sync();
@@ -65,8 +75,8 @@ final class ProfilingBackend implements Backend {
         long[] t = totals.get(phase != null ? phase : f);
         t[0] += dt;
         t[1]++;
-        if (what != null && phase == null) {
-            long[] d = detail.computeIfAbsent(what, k -> new long[2]);
+        if (detailed && what != null && phase == null) {
+            long[] d = detail.computeIfAbsent(what.get(), k -> new long[2]);
             d[0] += dt;
             d[1]++;
         }
@@ -115,19 +125,19 @@ final class ProfilingBackend implements Backend {
 
     @Override public void fill(Tensor out, double value) { time(Family.ELEMENTWISE, () -> inner.fill(out, value)); }
 
-    @Override public void copy(Tensor out, Tensor x) { time(Family.ELEMENTWISE, "copy " + out.numel(), () -> inner.copy(out, x)); }
+    @Override public void copy(Tensor out, Tensor x) { time(Family.ELEMENTWISE, () -> "copy " + out.numel(), () -> inner.copy(out, x)); }
 
-    @Override public void unary(UnaryOp op, Tensor out, Tensor x) { time(Family.ELEMENTWISE, "unary " + op + " " + out.numel(), () -> inner.unary(op, out, x)); }
+    @Override public void unary(UnaryOp op, Tensor out, Tensor x) { time(Family.ELEMENTWISE, () -> "unary " + op + " " + out.numel(), () -> inner.unary(op, out, x)); }
 
-    @Override public void binary(BinaryOp op, Tensor out, Tensor a, Tensor b) { time(Family.ELEMENTWISE, "binary " + op + " " + out.numel(), () -> inner.binary(op, out, a, b)); }
+    @Override public void binary(BinaryOp op, Tensor out, Tensor a, Tensor b) { time(Family.ELEMENTWISE, () -> "binary " + op + " " + out.numel(), () -> inner.binary(op, out, a, b)); }
 
-    @Override public void affine(Tensor out, Tensor x, double scale, double shift) { time(Family.ELEMENTWISE, "affine " + out.numel(), () -> inner.affine(out, x, scale, shift)); }
+    @Override public void affine(Tensor out, Tensor x, double scale, double shift) { time(Family.ELEMENTWISE, () -> "affine " + out.numel(), () -> inner.affine(out, x, scale, shift)); }
 
     @Override public void reduce(ReduceOp op, Tensor out, Tensor x, int outer, int r, int inner) {
-        time(Family.ELEMENTWISE, "reduce " + op, () -> this.inner.reduce(op, out, x, outer, r, inner));
+        time(Family.ELEMENTWISE, () -> "reduce " + op, () -> this.inner.reduce(op, out, x, outer, r, inner));
     }
 
-    @Override public void softmaxForward(Tensor out, Tensor x, int rows, int cols) { time(Family.ELEMENTWISE, "softmax " + rows + "x" + cols, () -> inner.softmaxForward(out, x, rows, cols)); }
+    @Override public void softmaxForward(Tensor out, Tensor x, int rows, int cols) { time(Family.ELEMENTWISE, () -> "softmax " + rows + "x" + cols, () -> inner.softmaxForward(out, x, rows, cols)); }
 
     @Override public void softmaxBackward(Tensor dx, Tensor y, Tensor dy, int rows, int cols) {
         time(Family.ELEMENTWISE, () -> inner.softmaxBackward(dx, y, dy, rows, cols));
@@ -135,10 +145,10 @@ final class ProfilingBackend implements Backend {
 
     @Override public void matmul(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, int batch, int m, int n, int k,
                                  long strideA, long strideB) {
-        time(Family.GEMM, "gemm " + batch + "x" + m + "x" + n + "x" + k + (transA ? " tA" : "") + (transB ? " tB" : ""), () -> inner.matmul(out, a, b, transA, transB, batch, m, n, k, strideA, strideB));
+        time(Family.GEMM, () -> "gemm " + batch + "x" + m + "x" + n + "x" + k + (transA ? " tA" : "") + (transB ? " tB" : ""), () -> inner.matmul(out, a, b, transA, transB, batch, m, n, k, strideA, strideB));
     }
 
-    @Override public void conv2dForward(Tensor out, Tensor x, Tensor w, Tensor bias, ConvGeom g) { time(Family.CONV, "conv fwd " + geom(g), () -> inner.conv2dForward(out, x, w, bias, g)); }
+    @Override public void conv2dForward(Tensor out, Tensor x, Tensor w, Tensor bias, ConvGeom g) { time(Family.CONV, () -> "conv fwd " + geom(g), () -> inner.conv2dForward(out, x, w, bias, g)); }
 
     @Override public void conv2dBackwardInput(Tensor dx, Tensor dy, Tensor w, ConvGeom g) { time(Family.CONV, () -> inner.conv2dBackwardInput(dx, dy, w, g)); }
 
@@ -152,7 +162,7 @@ final class ProfilingBackend implements Backend {
 
     @Override public void groupNormForward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor w, Tensor b, int n, int c, int hw,
                                            int groups, float eps, boolean silu) {
-        time(Family.GROUPNORM, "groupnorm fwd C" + c + " hw" + hw + (silu ? " silu" : ""), () -> inner.groupNormForward(out, mean, rstd, x, w, b, n, c, hw, groups, eps, silu));
+        time(Family.GROUPNORM, () -> "groupnorm fwd C" + c + " hw" + hw + (silu ? " silu" : ""), () -> inner.groupNormForward(out, mean, rstd, x, w, b, n, c, hw, groups, eps, silu));
     }
 
     @Override public void groupNormBackward(Tensor dx, Tensor dw, Tensor db, Tensor dy, Tensor x, Tensor w, Tensor b, Tensor mean,
@@ -161,7 +171,7 @@ final class ProfilingBackend implements Backend {
     }
 
     @Override public void attentionForward(Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v, int batch, int len, int dim, float scale) {
-        time(Family.ATTENTION, "attention fwd " + batch + "x" + len + "x" + dim, () -> inner.attentionForward(out, lse, q, k, v, batch, len, dim, scale));
+        time(Family.ATTENTION, () -> "attention fwd " + batch + "x" + len + "x" + dim, () -> inner.attentionForward(out, lse, q, k, v, batch, len, dim, scale));
     }
 
     @Override public void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out,
@@ -169,7 +179,7 @@ final class ProfilingBackend implements Backend {
         time(Family.ATTENTION, () -> inner.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, batch, len, dim, scale));
     }
 
-    @Override public void upsample2xForward(Tensor out, Tensor x, int planes, int h, int w) { time(Family.ELEMENTWISE, "upsample2x " + planes + "x" + h + "x" + w, () -> inner.upsample2xForward(out, x, planes, h, w)); }
+    @Override public void upsample2xForward(Tensor out, Tensor x, int planes, int h, int w) { time(Family.ELEMENTWISE, () -> "upsample2x " + planes + "x" + h + "x" + w, () -> inner.upsample2xForward(out, x, planes, h, w)); }
 
     @Override public void upsample2xBackward(Tensor dx, Tensor dy, int planes, int h, int w) { time(Family.ELEMENTWISE, () -> inner.upsample2xBackward(dx, dy, planes, h, w)); }
 
@@ -179,14 +189,14 @@ final class ProfilingBackend implements Backend {
 
     @Override public void fillUniform(Tensor out, long seed, long offset) { time(Family.ELEMENTWISE, () -> inner.fillUniform(out, seed, offset)); }
 
-    @Override public void fillNormal(Tensor out, long seed, long offset) { time(Family.ELEMENTWISE, "fill normal", () -> inner.fillNormal(out, seed, offset)); }
+    @Override public void fillNormal(Tensor out, long seed, long offset) { time(Family.ELEMENTWISE, () -> "fill normal", () -> inner.fillNormal(out, seed, offset)); }
 
     @Override public void qSample(Tensor out, Tensor x0, Tensor eps, Tensor a, Tensor b, int n, int d) {
         time(Family.ELEMENTWISE, () -> inner.qSample(out, x0, eps, a, b, n, d));
     }
 
     @Override public void ancestralStep(Tensor out, Tensor xt, Tensor eps, Tensor z, Tensor coef, int n, int d, boolean clip) {
-        time(Family.ELEMENTWISE, "ancestral step", () -> inner.ancestralStep(out, xt, eps, z, coef, n, d, clip));
+        time(Family.ELEMENTWISE, () -> "ancestral step", () -> inner.ancestralStep(out, xt, eps, z, coef, n, d, clip));
     }
 
     @Override public void adamUpdate(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor gradScale, float lr, float beta1, float beta2,

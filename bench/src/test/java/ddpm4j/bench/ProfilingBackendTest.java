@@ -30,7 +30,7 @@ class ProfilingBackendTest {
     @Test
     void passesThroughAndCountsByFamily() {
         Backend cpu = Backends.get("cpu");
-        ProfilingBackend pb = new ProfilingBackend(cpu);
+        ProfilingBackend pb = new ProfilingBackend(cpu, true);
         try {
             float[][] expected = run(cpu), got = run(pb);
             for (int i = 0; i < expected.length; i++) assertArrayEquals(expected[i], got[i], "output " + i);
@@ -40,10 +40,13 @@ class ProfilingBackendTest {
             assertEquals(2, t.get(ProfilingBackend.Family.GEMM)[1], "matmul forward and the product for dX (m needs no gradient)");
             assertTrue(t.get(ProfilingBackend.Family.ALLOCATION)[1] > 5, "allocations counted");
             assertTrue(t.get(ProfilingBackend.Family.CONV)[0] > 0, "time booked");
+            assertEquals(1, pb.detail().entrySet().stream().filter(e -> e.getKey().startsWith("conv fwd 3x3/1"))
+                    .mapToLong(e -> e.getValue()[1]).sum(), "the conv forward booked under its op and shape");
             pb.reset();
             pb.phase(ProfilingBackend.Family.OPTIMIZER);
             run(pb);
             assertEquals(0, pb.totals().get(ProfilingBackend.Family.CONV)[1], "phase takes every call");
+            assertTrue(pb.detail().isEmpty(), "calls in a phase are booked to the phase only");
             assertTrue(pb.totals().get(ProfilingBackend.Family.OPTIMIZER)[1] > 10);
         } finally {
             pb.close();
