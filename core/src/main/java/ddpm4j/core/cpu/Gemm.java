@@ -61,13 +61,15 @@ public final class Gemm {
         check(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
         if (m == 0 || n == 0) return;
         if (Choice.IMPL == Impl.OPENBLAS && k > 0) {
-            int threads = (long) m * n * k < THREAD_MACS ? 1 : (int) Math.min(Parallel.threads(), (long) m * n * k / SPLIT_MACS);
+            long macs = (long) m * n * k;
+            int threads = macs < THREAD_MACS ? 1 : (int) Math.min(Parallel.threads(), macs / SPLIT_MACS);
             boolean nat = a.isNative() && b.isNative() && c.isNative();
             if (!Choice.THREADED_SAME_BITS) {
                 grid(shared(a) && shared(b) && shared(c), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             } else if (threads > 1 && nat && Parallel.tryTakePool()) {
                 // OpenBLAS's own threads, as PyTorch uses them (measured 89-91% of the 2-core FMA peak at 512-2048
-                // cubed, against 59-86% for row blocks of single-threaded calls on Parallel's pool)
+                // cubed in session 3, against 59-86% for the 128-row blocks of single-threaded calls since replaced by
+                // the grid)
                 try {
                     blas(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
                 } finally {
@@ -103,7 +105,7 @@ public final class Gemm {
         return t;
     }
 
-    /** Whether large products run on OpenBLAS's threads (else on fixed row blocks; see Choice.THREADED_SAME_BITS). */
+    /** Whether large products run on OpenBLAS's threads (else on the fixed grid; see Choice.THREADED_SAME_BITS). */
     static boolean openBlasThreads() {
         return Choice.THREADED_SAME_BITS;
     }
@@ -131,9 +133,8 @@ public final class Gemm {
         }
         int rb = ((m + bm - 1) / bm + 15) & ~15, cb = ((n + bn - 1) / bn + 63) & ~63;
         int nbm = (m + rb - 1) / rb, nbn = (n + cb - 1) / cb, blocks = nbm * nbn;
-        int ta = transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, tb = transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS;
         if (blocks == 1) {
-            OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            sgemmOneThread(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }
         Parallel.Body body = (w, lo, hi) -> {
@@ -143,15 +144,17 @@ public final class Gemm {
                 // columns c0.. of op(B): B stored (K, N) -> column offset c0; transposed (N, K) -> row offset c0 * ldb
                 MemorySegment ar = a.asSlice(4L * (transA ? r0 : (long) r0 * lda));
                 MemorySegment bc = b.asSlice(4L * (transB ? (long) c0 * ldb : c0));
-                OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, ta, tb, rows, cols, k, alpha, ar, lda, bc, ldb, beta,
-                        c.asSlice(4L * ((long) r0 * ldc + c0)), ldc);
+                sgemmOneThread(transA, transB, rows, cols, k, alpha, ar, lda, bc, ldb, beta, c.asSlice(4L * ((long) r0 * ldc + c0)), ldc);
             }
         };
         if (parallel) Parallel.forRange(blocks, 1, body);
         else body.run(0, 0, blocks);
     }
 
-    /** Products smaller than this many multiply-adds run on one thread (waking threads costs more than it gains). */
+    /**
+     * Multiply-adds per thread at the least: the grid ({@link #blocks}) leaves a product of fewer than twice this many
+     * in one block, and OpenBLAS's threads get at most one per this many.
+     */
     private static final long SPLIT_MACS = 1L << 18;
     /**
      * Below this many multiply-adds a product stays off OpenBLAS's threads: waking its sleeping pool cost 0.5-1 ms a
@@ -172,7 +175,7 @@ public final class Gemm {
     // C = alpha op(A) op(B) + beta C as ceil(K / K_BLOCK) OpenBLAS calls accumulating into C
     private static void blas(int threads, boolean transA, boolean transB, int m, int n, int k, float alpha,
                              MemorySegment a, int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
-        int ta = transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, tb = transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS;
+        int ta = op(transA), tb = op(transB);
         for (int k0 = 0; k0 < k; k0 += K_BLOCK) {
             int kb = Math.min(K_BLOCK, k - k0);
             // op(A)[:, k0:k0+kb] and op(B)[k0:k0+kb, :]
@@ -187,6 +190,8 @@ public final class Gemm {
         }
     }
 
+    private static int op(boolean trans) { return trans ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS; }
+
     /**
      * As {@link #sgemm} on the calling thread only, without argument checks or K blocking (one thread's sums never
      * depend on the thread count): for kernels that already run one block per worker, such as Winograd's 36 GEMMs.
@@ -194,8 +199,7 @@ public final class Gemm {
     static void sgemmOneThread(boolean transA, boolean transB, int m, int n, int k, float alpha, MemorySegment a, int lda,
                                MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
         if (Choice.IMPL == Impl.OPENBLAS) {
-            OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, transA ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS,
-                    transB ? OpenBlas.CBLAS_TRANS : OpenBlas.CBLAS_NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            OpenBlas.cblas_sgemm(OpenBlas.CBLAS_ROW_MAJOR, op(transA), op(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         } else {
             JavaGemm.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
